@@ -1,0 +1,56 @@
+#pragma once
+// ServerCore: the parts every connection and module shares: configuration, storage, clock, event
+// loops, the session registry, the router and the module host. It knows addresses, not features.
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <string>
+
+#include "parley/server/clock.h"
+#include "parley/server/config.h"
+#include "parley/server/event_loops.h"
+#include "parley/server/module_host.h"
+#include "parley/server/router.h"
+#include "parley/server/session_registry.h"
+
+namespace parley::storage {
+class Storage;
+}
+
+namespace parley::server {
+
+class ServerCore {
+public:
+    ServerCore(ServerConfig config, std::unique_ptr<storage::Storage> storage, std::shared_ptr<const Clock> clock);
+    ~ServerCore();
+
+    const ServerConfig& config() const noexcept { return config_; }
+    storage::Storage& storage() noexcept { return *storage_; }
+    const Clock& clock() const noexcept { return *clock_; }
+    EventLoops& loops() noexcept { return loops_; }
+    SessionRegistry& sessions() noexcept { return sessions_; }
+    Router& router() noexcept { return router_; }
+    ModuleHost& modules() noexcept { return modules_; }
+    // Threads for CPU-heavy work (see offload.h); never used for I/O.
+    boost::asio::thread_pool& cpuPool() noexcept { return cpuPool_; }
+
+    // The configuration of a domain we serve, or nullptr.
+    const HostConfig* host(std::string_view domain) const noexcept { return config_.findHost(domain); }
+    // A per-process secret for fabricating SCRAM challenges for unknown users (RFC 6120 §13.11).
+    const std::string& credentialSecret() const noexcept { return credentialSecret_; }
+    // Process-unique ids for sessions and streams.
+    std::uint64_t nextSessionId() noexcept { return ++sessionIds_; }
+
+private:
+    ServerConfig config_;
+    std::unique_ptr<storage::Storage> storage_;
+    std::shared_ptr<const Clock> clock_;
+    EventLoops loops_;
+    SessionRegistry sessions_;
+    Router router_;
+    ModuleHost modules_;
+    boost::asio::thread_pool cpuPool_{2};
+    std::string credentialSecret_;
+    std::atomic<std::uint64_t> sessionIds_{0};
+};
+
+}  // namespace parley::server

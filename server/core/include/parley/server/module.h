@@ -1,0 +1,135 @@
+#pragma once
+// The module contract. A module is a folder under server/modules with a descriptor (ModuleInfo) and a
+// start(ModuleContext&) that registers handlers, hooks and features; each registration returns a
+// Registration handle that the module keeps. The core never names a feature (docs/STYLE.md rule 1);
+// docs/HACKING.md walks through writing one, with ping as the example.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parley/base/result.h"
+#include "parley/server/clock.h"
+#include "parley/server/config.h"
+#include "parley/server/log.h"
+#include "parley/server/registration.h"
+#include "parley/server/session.h"
+#include "parley/xml/element.h"
+#include "parley/xmpp/errors.h"
+#include "parley/xmpp/stanza.h"
+
+namespace parley::storage {
+class Storage;
+}
+
+namespace parley::server {
+
+namespace asio = boost::asio;
+
+// Where an iq get/set is addressed, as the router classifies it (cf. Prosody's /host, /self, /bare).
+enum class IqScope : std::uint8_t {
+    Host = 1,  // to = a domain we serve
+    Self = 2,  // no `to`, or `to` = the sender's own bare JID (RFC 6120 §10.3.3)
+    Bare = 4,  // to = the bare JID of another local account
+};
+inline constexpr unsigned scopes(std::initializer_list<IqScope> list) {
+    unsigned mask = 0;
+    for (IqScope s : list) mask |= static_cast<unsigned>(s);
+    return mask;
+}
+
+// An iq handler's answer: a result payload (or an empty result), or a stanza error.
+using IqResult = Result<std::optional<xml::Element>, xmpp::StanzaError>;
+
+struct IqRequest {
+    xmpp::StanzaPtr stanza;  // from is stamped; to may be absent (Self)
+    std::string host;        // the served domain the request concerns
+    IqScope scope = IqScope::Host;
+    const xml::Element& payload() const { return *stanza->payload(); }
+    const Jid& from() const { return *stanza->from(); }
+};
+using IqHandler = std::function<asio::awaitable<IqResult>(IqRequest)>;
+
+// An iq sent before authentication (only XEP-0077 registration uses this).
+struct PreAuthIqRequest {
+    xmpp::Stanza stanza;
+    std::string host;
+    asio::ip::address remoteAddress;
+    bool tls = false;
+    const xml::Element& payload() const { return *stanza.payload(); }
+};
+using PreAuthIqHandler = std::function<asio::awaitable<IqResult>(PreAuthIqRequest)>;
+
+enum class StreamStage : std::uint8_t {
+    PreAuth,   // after TLS (or before, on a listener without required TLS), before SASL
+    PostAuth,  // after SASL, next to <bind/>
+};
+struct StreamFeatureContext {
+    std::string host;
+    bool tls = false;
+    bool tlsRequired = false;
+};
+using StreamFeatureProvider = std::function<std::optional<xml::Element>(const StreamFeatureContext&)>;
+
+struct DiscoIdentity {
+    std::string category;
+    std::string type;
+    std::string name;
+    friend bool operator==(const DiscoIdentity&, const DiscoIdentity&) = default;
+};
+
+// Events fired by the core where RFC 6120 says something happens (never for a XEP).
+struct AccountDeletedEvent {
+    std::string host;
+    std::string username;
+};
+
+class ModuleContext {
+public:
+    virtual ~ModuleContext() = default;
+
+    virtual Registration onIq(xmpp::IqType type, unsigned scopeMask, std::string ns, std::string name,
+                              IqHandler handler) = 0;
+    virtual Registration onPreAuthIq(std::string ns, std::string name, PreAuthIqHandler handler) = 0;
+    virtual Registration addStreamFeature(StreamStage stage, StreamFeatureProvider provider) = 0;
+    virtual Registration addDiscoFeature(std::string var) = 0;
+    virtual Registration addDiscoIdentity(DiscoIdentity identity) = 0;
+    virtual Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) = 0;
+
+    // The server's advertised features and identities (what disco#info lists).
+    virtual std::vector<std::string> discoFeatures() const = 0;
+    virtual std::vector<DiscoIdentity> discoIdentities() const = 0;
+
+    virtual const ServerConfig& config() const = 0;
+    // This module's options from [modules.<name>] ("" when absent).
+    virtual std::string option(std::string_view key, std::string_view fallback = {}) const = 0;
+    virtual storage::Storage& storage() = 0;
+    virtual const Clock& clock() const = 0;
+    virtual const Logger& log() const = 0;
+
+    // Routes a stanza the server generates (from must be set).
+    virtual void send(xmpp::Stanza stanza) = 0;
+    // Closes every session of an account (password change, deletion), except `keep` if given.
+    virtual void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Session* keep = nullptr) = 0;
+    // Announces that an account was deleted, so other modules drop what they keep for it.
+    virtual void accountDeleted(const AccountDeletedEvent& event) = 0;
+};
+
+class Module {
+public:
+    virtual ~Module() = default;
+    virtual void start(ModuleContext& context) = 0;
+};
+
+struct ModuleInfo {
+    std::string_view name;         // as in the configuration: "ping"
+    std::string_view description;  // one line for `parleyctl modules` and docs
+    std::vector<std::string_view> xeps;  // "XEP-0199" ...
+    std::unique_ptr<Module> (*create)();
+};
+
+}  // namespace parley::server

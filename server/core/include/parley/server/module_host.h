@@ -1,0 +1,64 @@
+#pragma once
+// ModuleHost: starts the configured modules and keeps what they register (iq handlers, stream
+// features, disco features and identities, hooks). Tables change only while modules start or stop,
+// before and after the event loops run, so lookups on the routing path take no lock.
+#include <list>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "parley/server/module.h"
+
+namespace parley::server {
+
+class ServerCore;
+
+class ModuleHost {
+public:
+    explicit ModuleHost(ServerCore& core);
+    ~ModuleHost();
+
+    // Starts every module enabled in the configuration, in order; `available` is what the binary has.
+    // The error names the module and what is wrong.
+    Result<void, std::string> start(const std::vector<ModuleInfo>& available);
+    // Stops all modules (in reverse order), which unregisters everything they registered.
+    void stop();
+
+    const IqHandler* findIq(xmpp::IqType type, IqScope scope, std::string_view ns, std::string_view name) const;
+    const PreAuthIqHandler* findPreAuthIq(std::string_view ns, std::string_view name) const;
+    std::vector<xml::Element> streamFeatures(StreamStage stage, const StreamFeatureContext& context) const;
+    std::vector<std::string> discoFeatures() const;
+    std::vector<DiscoIdentity> discoIdentities() const;
+    void fireAccountDeleted(const AccountDeletedEvent& event) const;
+    std::vector<std::string> startedModules() const;
+
+private:
+    class Context;
+    friend class Context;
+
+    struct IqKey {
+        xmpp::IqType type;
+        IqScope scope;
+        std::string ns;
+        std::string name;
+        friend auto operator<=>(const IqKey&, const IqKey&) = default;
+    };
+    struct Started {
+        std::string name;
+        std::unique_ptr<Context> context;
+        std::unique_ptr<Module> module;
+    };
+
+    ServerCore& core_;
+    std::map<IqKey, IqHandler, std::less<>> iqHandlers_;
+    std::map<std::pair<std::string, std::string>, PreAuthIqHandler, std::less<>> preAuthIqHandlers_;
+    std::list<std::pair<StreamStage, StreamFeatureProvider>> streamFeatures_;
+    std::list<std::string> discoFeatures_;
+    std::list<DiscoIdentity> discoIdentities_;
+    std::list<std::function<void(const AccountDeletedEvent&)>> accountDeletedHandlers_;
+    std::vector<Started> started_;
+};
+
+}  // namespace parley::server

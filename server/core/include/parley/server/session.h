@@ -1,0 +1,58 @@
+#pragma once
+// Session: what the router and modules see of a bound client connection. Every method is safe to call
+// from any thread: deliver() and close() only enqueue and wake the coroutine that owns the connection
+// (docs/STYLE.md rule 6). The fields are documented in docs/ARCHITECTURE.md "Sessions".
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "parley/jid/jid.h"
+#include "parley/xmpp/errors.h"
+#include "parley/xmpp/stanza.h"
+
+namespace parley::server {
+
+class Session : public std::enable_shared_from_this<Session> {
+public:
+    virtual ~Session() = default;
+
+    // Queues a stanza for this client. Never blocks; a session whose queue passes its bound is closed
+    // with <policy-violation/> rather than growing without limit.
+    virtual void deliver(xmpp::StanzaPtr stanza) = 0;
+    // Sends a stream error after what is already queued, closes the stream, and unbinds the session.
+    virtual void close(xmpp::StreamError error) = 0;
+
+    // The bound full JID; set once at bind time, before the session is visible to others.
+    const Jid& jid() const noexcept { return *jid_; }
+    bool isBound() const noexcept { return jid_ != nullptr; }
+    std::uint64_t id() const noexcept { return id_; }
+
+    // Presence state that routing reads (RFC 6121 §8.5): whether the resource sent available presence,
+    // and its priority (-128..127).
+    bool isAvailable() const noexcept { return available_.load(std::memory_order_relaxed); }
+    int priority() const noexcept { return priority_.load(std::memory_order_relaxed); }
+    void setPresence(bool available, int priority) noexcept {
+        priority_.store(priority, std::memory_order_relaxed);
+        available_.store(available, std::memory_order_relaxed);
+    }
+
+    // Human-readable transport facts for logs and the admin listing ("c2s tls 127.0.0.1:5000").
+    virtual std::string describe() const = 0;
+
+protected:
+    explicit Session(std::uint64_t id) : id_(id) {}
+    // Set before the session is bound (visible to others); cleared again if binding fails.
+    void setJid(Jid jid) { jid_ = std::make_unique<Jid>(std::move(jid)); }
+    void clearJid() { jid_.reset(); }
+
+private:
+    std::uint64_t id_;
+    std::unique_ptr<Jid> jid_;
+    std::atomic<bool> available_{false};
+    std::atomic<int> priority_{0};
+};
+
+using SessionPtr = std::shared_ptr<Session>;
+
+}  // namespace parley::server

@@ -1,0 +1,24 @@
+#include "parley/server/core.h"
+
+#include "parley/base/random.h"
+#include "parley/storage/storage.h"
+
+namespace parley::server {
+
+ServerCore::ServerCore(ServerConfig config, std::unique_ptr<storage::Storage> storage,
+                       std::shared_ptr<const Clock> clock)
+    : config_(std::move(config)),
+      storage_(std::move(storage)),
+      clock_(std::move(clock)),
+      loops_(config_.threads),
+      router_(*this),
+      modules_(*this),
+      credentialSecret_(randomBytes(32)) {}
+
+ServerCore::~ServerCore() {
+    modules_.stop();
+    loops_.stop();
+    cpuPool_.join();
+}
+
+}  // namespace parley::server

@@ -1,0 +1,156 @@
+#include "parley/server/module_host.h"
+
+#include <boost/asio/post.hpp>
+#include <algorithm>
+
+#include "parley/server/core.h"
+
+namespace parley::server {
+
+// The ModuleContext one module sees. Each registration returns a handle that erases the entry again.
+class ModuleHost::Context final : public ModuleContext {
+public:
+    Context(ModuleHost& host, const ModuleConfig& config, std::string name)
+        : host_(host), config_(config), log_("mod_" + name) {}
+
+    Registration onIq(xmpp::IqType type, unsigned scopeMask, std::string ns, std::string name,
+                      IqHandler handler) override {
+        std::vector<IqKey> keys;
+        for (IqScope scope : {IqScope::Host, IqScope::Self, IqScope::Bare}) {
+            if (scopeMask & static_cast<unsigned>(scope)) keys.push_back(IqKey{type, scope, ns, name});
+        }
+        for (const IqKey& key : keys) host_.iqHandlers_[key] = handler;
+        return Registration([&table = host_.iqHandlers_, keys] {
+            for (const IqKey& key : keys) table.erase(key);
+        });
+    }
+
+    Registration onPreAuthIq(std::string ns, std::string name, PreAuthIqHandler handler) override {
+        auto key = std::make_pair(std::move(ns), std::move(name));
+        host_.preAuthIqHandlers_[key] = std::move(handler);
+        return Registration([&table = host_.preAuthIqHandlers_, key] { table.erase(key); });
+    }
+
+    Registration addStreamFeature(StreamStage stage, StreamFeatureProvider provider) override {
+        auto& list = host_.streamFeatures_;
+        auto it = list.insert(list.end(), {stage, std::move(provider)});
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    Registration addDiscoFeature(std::string var) override {
+        auto& list = host_.discoFeatures_;
+        auto it = list.insert(list.end(), std::move(var));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    Registration addDiscoIdentity(DiscoIdentity identity) override {
+        auto& list = host_.discoIdentities_;
+        auto it = list.insert(list.end(), std::move(identity));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) override {
+        auto& list = host_.accountDeletedHandlers_;
+        auto it = list.insert(list.end(), std::move(handler));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    std::vector<std::string> discoFeatures() const override { return host_.discoFeatures(); }
+    std::vector<DiscoIdentity> discoIdentities() const override { return host_.discoIdentities(); }
+    const ServerConfig& config() const override { return host_.core_.config(); }
+    std::string option(std::string_view key, std::string_view fallback) const override {
+        auto it = config_.options.find(std::string(key));
+        return it == config_.options.end() ? std::string(fallback) : it->second;
+    }
+    storage::Storage& storage() override { return host_.core_.storage(); }
+    const Clock& clock() const override { return host_.core_.clock(); }
+    const Logger& log() const override { return log_; }
+
+    void send(xmpp::Stanza stanza) override {
+        host_.core_.router().route(std::make_shared<const xmpp::Stanza>(std::move(stanza)));
+    }
+
+    void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Session* keep) override {
+        for (const SessionPtr& session : host_.core_.sessions().resourcesOf(bareJid)) {
+            if (session.get() != keep) session->close(error);
+        }
+    }
+
+    void accountDeleted(const AccountDeletedEvent& event) override { host_.fireAccountDeleted(event); }
+
+private:
+    ModuleHost& host_;
+    ModuleConfig config_;
+    Logger log_;
+};
+
+ModuleHost::ModuleHost(ServerCore& core) : core_(core) {}
+
+ModuleHost::~ModuleHost() {
+    stop();
+}
+
+Result<void, std::string> ModuleHost::start(const std::vector<ModuleInfo>& available) {
+    for (const ModuleConfig& config : core_.config().modules) {
+        auto info = std::find_if(available.begin(), available.end(),
+                                 [&](const ModuleInfo& m) { return m.name == config.name; });
+        if (info == available.end()) {
+            return std::string("module '" + config.name + "' is enabled in [modules] but this build has no such module");
+        }
+        Started started;
+        started.name = config.name;
+        started.context = std::make_unique<Context>(*this, config, config.name);
+        started.module = info->create();
+        started.module->start(*started.context);
+        started_.push_back(std::move(started));
+    }
+    return {};
+}
+
+void ModuleHost::stop() {
+    // Reverse order: a module may rely on what an earlier one registered.
+    while (!started_.empty()) started_.pop_back();
+}
+
+const IqHandler* ModuleHost::findIq(xmpp::IqType type, IqScope scope, std::string_view ns,
+                                    std::string_view name) const {
+    auto it = iqHandlers_.find(IqKey{type, scope, std::string(ns), std::string(name)});
+    return it == iqHandlers_.end() ? nullptr : &it->second;
+}
+
+const PreAuthIqHandler* ModuleHost::findPreAuthIq(std::string_view ns, std::string_view name) const {
+    auto it = preAuthIqHandlers_.find(std::make_pair(std::string(ns), std::string(name)));
+    return it == preAuthIqHandlers_.end() ? nullptr : &it->second;
+}
+
+std::vector<xml::Element> ModuleHost::streamFeatures(StreamStage stage, const StreamFeatureContext& context) const {
+    std::vector<xml::Element> features;
+    for (const auto& [featureStage, provider] : streamFeatures_) {
+        if (featureStage != stage) continue;
+        if (auto element = provider(context)) features.push_back(std::move(*element));
+    }
+    return features;
+}
+
+std::vector<std::string> ModuleHost::discoFeatures() const {
+    std::vector<std::string> features(discoFeatures_.begin(), discoFeatures_.end());
+    std::sort(features.begin(), features.end());
+    features.erase(std::unique(features.begin(), features.end()), features.end());
+    return features;
+}
+
+std::vector<DiscoIdentity> ModuleHost::discoIdentities() const {
+    return {discoIdentities_.begin(), discoIdentities_.end()};
+}
+
+void ModuleHost::fireAccountDeleted(const AccountDeletedEvent& event) const {
+    for (const auto& handler : accountDeletedHandlers_) handler(event);
+}
+
+std::vector<std::string> ModuleHost::startedModules() const {
+    std::vector<std::string> names;
+    for (const Started& s : started_) names.push_back(s.name);
+    return names;
+}
+
+}  // namespace parley::server

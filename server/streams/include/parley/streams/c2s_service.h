@@ -1,0 +1,70 @@
+#pragma once
+// C2sService: the client listeners (RFC 6120 port 5222 with STARTTLS, XEP-0368 port 5223 with direct
+// TLS), the per-address connection limits, and the per-loop timeout sweep of all client sessions.
+#include <boost/asio/ip/tcp.hpp>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "parley/net/connection.h"
+#include "parley/server/core.h"
+#include "parley/xmpp/errors.h"
+
+namespace parley::server {
+
+class C2sSession;
+
+// Concurrent connections per remote address (XEP-0205 §4.1, §4.3). Touched at accept and close only.
+class ConnectionLimits {
+public:
+    ConnectionLimits(std::size_t perAddress, std::size_t preauthPerAddress)
+        : perAddress_(perAddress), preauthPerAddress_(preauthPerAddress) {}
+    // Counts a new unauthenticated connection; false if the address is over a limit.
+    bool admit(const boost::asio::ip::address& address);
+    void authenticated(const boost::asio::ip::address& address);
+    void closed(const boost::asio::ip::address& address, bool wasPreauth);
+
+private:
+    struct Counts {
+        std::size_t total = 0;
+        std::size_t preauth = 0;
+    };
+    std::mutex mutex_;
+    std::unordered_map<std::string, Counts> byAddress_;
+    std::size_t perAddress_;
+    std::size_t preauthPerAddress_;
+};
+
+class C2sService {
+public:
+    C2sService(ServerCore& core, const net::TlsServerContext* tls);
+    ~C2sService();
+
+    // Binds a listener (port 0 picks a free port) and starts accepting. The error names the address.
+    Result<net::tcp::endpoint, std::string> listen(const ListenerConfig& listener);
+    // Stops accepting and closes every client stream with `error` (RFC 6120 §4.9.3.20 system-shutdown).
+    void shutdown(xmpp::StreamError error);
+    // Client connections alive now (negotiating or bound).
+    std::size_t liveConnections() const noexcept { return live_.load(); }
+    // Runs the timeout check of every session now, on each session's loop (tests advance a FakeClock).
+    void sweepTimeoutsForTest();
+
+    struct LoopSessions;
+
+private:
+    struct Listener;
+    asio::awaitable<void> acceptLoop(std::shared_ptr<Listener> listener);
+
+    ServerCore& core_;
+    const net::TlsServerContext* tls_;
+    ConnectionLimits limits_;
+    std::vector<std::shared_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<LoopSessions>> loopSessions_;  // indexed like core_.loops()
+    std::atomic<std::size_t> live_{0};
+    friend class C2sSession;
+};
+
+}  // namespace parley::server

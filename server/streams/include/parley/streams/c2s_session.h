@@ -1,0 +1,113 @@
+#pragma once
+// C2sSession: one client-to-server stream (RFC 6120), owned by one coroutine from accept to close.
+// Negotiation is an explicit state machine (docs/ARCHITECTURE.md "Stream negotiation"):
+//
+//   ExpectHeader -> Negotiating -(starttls)-> TLS handshake -> ExpectHeader
+//                   Negotiating -(SASL success)-> ExpectHeader (restart, same host) -> Negotiating
+//                   Negotiating -(bind)-> Bound -> ... -> Closing -> Closed
+//
+// Everyone else talks to it through Session::deliver/close, which enqueue and wake the coroutine.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "parley/net/connection.h"
+#include "parley/sasl/mechanism.h"
+#include "parley/server/core.h"
+#include "parley/server/session.h"
+#include "parley/xml/stream_parser.h"
+
+
+namespace parley::server {
+
+class ConnectionLimits;
+class TimeoutSweeper;
+
+// What a listener gives each of its sessions.
+struct C2sListenerContext {
+    ServerCore* core = nullptr;
+    ListenerConfig listener;
+    const net::TlsServerContext* tls = nullptr;  // null: no TLS available on this listener
+    ConnectionLimits* limits = nullptr;
+    std::atomic<std::size_t>* liveConnections = nullptr;
+};
+
+class C2sSession final : public Session {
+public:
+    C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket);
+    ~C2sSession() override;
+
+    // Spawns the session's coroutine on the socket's executor.
+    static void start(std::shared_ptr<C2sSession> session);
+
+    void deliver(xmpp::StanzaPtr stanza) override;
+    void close(xmpp::StreamError error) override;
+    std::string describe() const override;
+
+    // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
+    void checkTimeouts(Clock::TimePoint now);
+
+private:
+    enum class State : std::uint8_t { ExpectHeader, Negotiating, Bound, Closing, Closed };
+    enum class Parked : std::uint8_t { None, Reading, Writing };
+
+    asio::awaitable<void> run();
+    asio::awaitable<bool> readAvailable();
+    asio::awaitable<void> handleEvent(xml::StreamEvent event);
+    void handleHeader(const xml::StreamOpen& open);
+    asio::awaitable<void> handleElement(xml::Element element);
+    asio::awaitable<void> handleStartTls();
+    asio::awaitable<void> handleAuth(const xml::Element& auth);
+    asio::awaitable<void> handleSaslResponse(const xml::Element& response);
+    asio::awaitable<void> driveSasl();
+    asio::awaitable<void> handlePreAuthIq(xml::Element element);
+    asio::awaitable<void> handleBind(xmpp::Stanza stanza);
+    void handleStanza(xml::Element element);
+    void replyError(const xml::Element& request, xmpp::StanzaErrorCondition condition, std::string text);
+
+    void sendHeader();
+    void sendFeatures();
+    void sendRaw(std::string_view xml) { out_.append(xml); }
+    void sendElement(const xml::Element& element) { element.serializeTo(out_, "jabber:client"); }
+    void sendSaslFailure(std::string_view condition, std::string_view text = {});
+    void streamError(xmpp::StreamError error);
+    void enqueue(xmpp::StanzaPtr stanza);
+    void wake();
+    // Moves queued stanzas into the output buffer and writes what the socket takes. False on error.
+    bool flush();
+    asio::awaitable<bool> flushFully();
+    void finish();
+
+    std::shared_ptr<const C2sListenerContext> context_;
+    ServerCore& core_;
+    net::Connection connection_;
+    asio::any_io_executor executor_;
+    xml::StreamParser parser_;
+    State state_ = State::ExpectHeader;
+    Parked parked_ = Parked::None;
+    bool headerSent_ = false;
+    bool tls_ = false;
+    bool authenticated_ = false;
+    bool closeTagSent_ = false;
+    bool closeWhenFlushed_ = false;
+    bool preauthCounted_ = false;
+    std::uint8_t saslFailures_ = 0;
+    std::string host_;      // the served domain of this stream, fixed by the first header
+    std::string username_;  // prepared localpart after SASL
+    std::string streamId_;
+    std::unique_ptr<sasl::ServerMechanism> mechanism_;
+    sasl::Step pendingStep_;
+    std::vector<xmpp::StanzaPtr> queue_;  // stanzas waiting to be serialized
+    std::string out_;                     // serialized bytes not yet written
+    Clock::TimePoint connectedAt_;
+    Clock::TimePoint lastRead_;
+    Clock::TimePoint lastWriteProgress_;
+    Clock::TimePoint closingSince_;
+};
+
+}  // namespace parley::server
