@@ -1,13 +1,14 @@
 #pragma once
 // The server configuration as the rest of the server sees it: plain values, already validated.
-// Loaded from TOML by loadConfig (config_loader.cpp); every key is documented in docs/configuration.md,
-// with an example in examples/parley.toml.
+// Loaded from TOML by loadConfigFile (config_loader.cpp); every key is documented in
+// docs/configuration.md, with an example in examples/parley.toml.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parley/base/result.h"
@@ -27,6 +28,11 @@ enum class RegistrationPolicy : std::uint8_t {
 
 enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error };
 
+/// The TOML spelling of each value ("starttls", "direct", "open", "closed", "admin", "info"...).
+std::string_view toString(TlsMode mode);
+std::string_view toString(RegistrationPolicy policy);
+std::string_view toString(LogLevel level);
+
 struct ListenerConfig {
     std::string type = "c2s";  // only "c2s" for now; "s2s", "component", "http" come later
     std::string address = "::";
@@ -37,7 +43,7 @@ struct ListenerConfig {
 };
 
 struct HostConfig {
-    std::string domain;  // prepared (lower case, IDNA)
+    std::string domain;  // prepared: lower case, no trailing dot; ASCII (an IDN in its xn-- form)
     // PEM files; empty means "use <data_dir>/certs/<domain>.{crt,key}, generating a self-signed pair
     // on first start if selfSignedCertificate is true".
     std::filesystem::path certificate;
@@ -50,20 +56,20 @@ struct HostConfig {
 };
 
 struct StorageConfig {
-    std::string backend = "sqlite";             // "sqlite" or "memory"
+    std::string backend = "sqlite";            // "sqlite" or "memory"
     std::filesystem::path path = "parley.db";  // sqlite: relative to data_dir
-    bool synchronousFull = false;               // sqlite: PRAGMA synchronous=FULL (survives power loss)
+    bool synchronousFull = false;              // sqlite: PRAGMA synchronous=FULL (survives power loss)
 };
 
 struct LimitsConfig {
-    std::size_t maxStanzaBytes = 262144;      // RFC 6120 §13.12, XEP-0478
-    std::size_t maxDepth = 64;                // element nesting in one stanza
-    std::size_t maxAttributes = 128;          // per element
-    std::size_t maxResourcesPerAccount = 10;  // RFC 6120 §7.6.2.1 resource-constraint beyond this
+    std::size_t maxStanzaBytes = 262144;       // RFC 6120 §13.12, XEP-0478
+    std::size_t maxDepth = 64;                 // element nesting in one stanza
+    std::size_t maxAttributes = 128;           // per element
+    std::size_t maxResourcesPerAccount = 10;   // RFC 6120 §7.6.2.1 resource-constraint beyond this
     std::size_t outboundQueueStanzas = 10000;  // per session; a session past it is closed
     std::size_t outboundQueueBytes = 4 * 1024 * 1024;
-    std::size_t saslMaxFailures = 3;           // RFC 6120 §6.4.5: then the stream is closed
-    std::size_t maxConnectionsPerIp = 100;     // concurrent, 0 = unlimited
+    std::size_t saslMaxFailures = 3;        // RFC 6120 §6.4.5: then the stream is closed
+    std::size_t maxConnectionsPerIp = 100;  // concurrent, 0 = unlimited
     std::size_t maxPreauthConnectionsPerIp = 20;
     // XEP-0077 rate limit: at most one registration per address per this interval (0 = none).
     std::chrono::seconds registrationInterval{600};
@@ -96,24 +102,44 @@ struct ServerConfig {
     LimitsConfig limits;
     TimeoutsConfig timeouts;
     std::vector<ModuleConfig> modules;  // enabled modules with their options, in order
-    bool allowPlainWithoutTls = false;   // SASL PLAIN over an unencrypted stream
+    bool allowPlainWithoutTls = false;  // SASL PLAIN over an unencrypted stream
     std::uint32_t scramIterations = 4096;
 
+    /// The host whose domain is `domain` (compared without regard to ASCII case), or nullptr.
     const HostConfig* findHost(std::string_view domain) const;
+    /// The enabled module called `name`, or nullptr when it is not enabled.
     const ModuleConfig* findModule(std::string_view name) const;
+
+    /// Where the host's certificate is: HostConfig::certificate, or <dataDir>/certs/<domain>.crt
+    /// when it is empty.
+    std::filesystem::path certificatePath(const HostConfig& host) const;
+    /// Where the host's private key is: HostConfig::privateKey, or <dataDir>/certs/<domain>.key.
+    std::filesystem::path privateKeyPath(const HostConfig& host) const;
 };
 
-// A configuration error names the key ("listeners[1].port") and says what is wrong and what to do.
+// A configuration error names the key ("listener[1].port") and says what is wrong and what to do.
 struct ConfigError {
-    std::string key;
+    std::string key;  // TOML spelling: "listener[1].port", "limits.max_stanza_bytes"; empty for syntax
     std::string message;
-    std::string toString() const;  // "listeners[1].port: must be between 1 and 65535 (got 70000)"
+    std::filesystem::path file;  // the configuration file, when loaded from one
+    std::uint32_t line = 0;      // 1-based position in the TOML text; 0 when there is none
+    std::uint32_t column = 0;    // (e.g. a missing key)
+    // "parley.toml:12:8: listener[1].port: must be between 1 and 65535 (got 70000)"
+    std::string toString() const;
 };
 
 // Reads and validates a TOML file; relative paths are resolved against the file's folder for
-// certificates and against data_dir for storage.
+// data_dir and certificates, and against data_dir for storage.
 Result<ServerConfig, ConfigError> loadConfigFile(const std::filesystem::path& file);
-Result<ServerConfig, ConfigError> loadConfigString(std::string_view toml, const std::filesystem::path& baseDir = ".");
+Result<ServerConfig, ConfigError> loadConfigString(std::string_view toml,
+                                                   const std::filesystem::path& baseDir = ".");
+
+/// As above, with the module names that modules.enabled may contain (instead of knownModules()).
+Result<ServerConfig, ConfigError> loadConfigFile(const std::filesystem::path& file,
+                                                 const std::vector<std::string>& knownModuleNames);
+Result<ServerConfig, ConfigError> loadConfigString(std::string_view toml,
+                                                   const std::filesystem::path& baseDir,
+                                                   const std::vector<std::string>& knownModuleNames);
 
 // The embedded development default of `make run`: domain localhost, ports 5222 (STARTTLS) and 5223
 // (direct TLS) on loopback, SQLite under ./var, self-signed certificate, open registration.
@@ -121,5 +147,9 @@ ServerConfig developmentConfig();
 
 // The modules enabled when the configuration does not list any.
 std::vector<std::string> defaultModules();
+
+/// Every module name the server knows, i.e. what modules.enabled may contain. Extend it when a
+/// module is added under server/modules.
+std::vector<std::string> knownModules();
 
 }  // namespace parley::server
