@@ -70,11 +70,15 @@ public:
         host_.core_.router().route(std::make_shared<const xmpp::Stanza>(std::move(stanza)));
     }
 
-    void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Session* keep) override {
+    void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep) override {
         for (const SessionPtr& session : host_.core_.sessions().resourcesOf(bareJid)) {
-            if (session.get() != keep) session->close(error);
+            if (!keep || session->jid() != *keep) session->close(error);
         }
     }
+
+    void defer(std::function<void()> work) override { asio::post(host_.core_.loops().current(), std::move(work)); }
+
+    asio::thread_pool& cpuPool() override { return host_.core_.cpuPool(); }
 
     void accountDeleted(const AccountDeletedEvent& event) override { host_.fireAccountDeleted(event); }
 

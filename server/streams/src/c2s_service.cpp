@@ -94,7 +94,8 @@ void armSweep(LoopSessions& loop, ServerCore& core) {
 C2sService::C2sService(ServerCore& core, const net::TlsServerContext* tls)
     : core_(core),
       tls_(tls),
-      limits_(core.config().limits.maxConnectionsPerIp, core.config().limits.maxPreauthConnectionsPerIp) {
+      limits_(std::make_shared<ConnectionLimits>(core.config().limits.maxConnectionsPerIp,
+                                                 core.config().limits.maxPreauthConnectionsPerIp)) {
     for (std::size_t i = 0; i < core_.loops().size(); ++i) {
         asio::io_context& loop = core_.loops().loop(i);
         auto sessions = std::make_unique<LoopSessions>();
@@ -133,8 +134,8 @@ Result<net::tcp::endpoint, std::string> C2sService::listen(const ListenerConfig&
     listener->context->core = &core_;
     listener->context->listener = config;
     listener->context->tls = tls_;
-    listener->context->limits = &limits_;
-    listener->context->liveConnections = &live_;
+    listener->context->limits = limits_;
+    listener->context->liveConnections = live_;
     listeners_.push_back(listener);
     asio::co_spawn(core_.loops().loop(0), [this, listener] { return acceptLoop(listener); }, asio::detached);
     return bound;
@@ -158,7 +159,7 @@ asio::awaitable<void> C2sService::acceptLoop(std::shared_ptr<Listener> listener)
         boost::system::error_code peerError;
         const auto remote = socket.remote_endpoint(peerError);
         if (peerError) continue;
-        if (!limits_.admit(remote.address())) {
+        if (!limits_->admit(remote.address())) {
             listenerLog().info("refusing a connection from " + remote.address().to_string() +
                                ": too many connections from this address");
             socket.close(peerError);

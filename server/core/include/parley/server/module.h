@@ -5,6 +5,7 @@
 // docs/HACKING.md walks through writing one, with ping as the example.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -113,8 +114,13 @@ public:
 
     // Routes a stanza the server generates (from must be set).
     virtual void send(xmpp::Stanza stanza) = 0;
-    // Closes every session of an account (password change, deletion), except `keep` if given.
-    virtual void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Session* keep = nullptr) = 0;
+    // Closes every session of an account (password change, deletion), except the resource `keep`.
+    virtual void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep = nullptr) = 0;
+    // Runs `work` later on the current event loop, after the stanzas routed so far (e.g. close a
+    // stream only after the iq result that announces it has been queued).
+    virtual void defer(std::function<void()> work) = 0;
+    // Threads for CPU-heavy work such as PBKDF2; use with offload() from offload.h.
+    virtual asio::thread_pool& cpuPool() = 0;
     // Announces that an account was deleted, so other modules drop what they keep for it.
     virtual void accountDeleted(const AccountDeletedEvent& event) = 0;
 };

@@ -48,7 +48,7 @@ public:
     // Stops accepting and closes every client stream with `error` (RFC 6120 §4.9.3.20 system-shutdown).
     void shutdown(xmpp::StreamError error);
     // Client connections alive now (negotiating or bound).
-    std::size_t liveConnections() const noexcept { return live_.load(); }
+    std::size_t liveConnections() const noexcept { return live_->load(); }
     // Runs the timeout check of every session now, on each session's loop (tests advance a FakeClock).
     void sweepTimeoutsForTest();
 
@@ -60,10 +60,10 @@ private:
 
     ServerCore& core_;
     const net::TlsServerContext* tls_;
-    ConnectionLimits limits_;
+    std::shared_ptr<ConnectionLimits> limits_;
     std::vector<std::shared_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<LoopSessions>> loopSessions_;  // indexed like core_.loops()
-    std::atomic<std::size_t> live_{0};
+    std::shared_ptr<std::atomic<std::size_t>> live_ = std::make_shared<std::atomic<std::size_t>>(0);
     friend class C2sSession;
 };
 

@@ -33,8 +33,9 @@ struct C2sListenerContext {
     ServerCore* core = nullptr;
     ListenerConfig listener;
     const net::TlsServerContext* tls = nullptr;  // null: no TLS available on this listener
-    ConnectionLimits* limits = nullptr;
-    std::atomic<std::size_t>* liveConnections = nullptr;
+    // Shared with the service: a session may outlive it during shutdown.
+    std::shared_ptr<ConnectionLimits> limits;
+    std::shared_ptr<std::atomic<std::size_t>> liveConnections;
 };
 
 class C2sSession final : public Session {

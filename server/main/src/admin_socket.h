@@ -1,0 +1,33 @@
+#pragma once
+// AdminSocket: a Unix socket in the data directory (mode 0600) through which parleyctl asks a running
+// server for its sessions and tells it about account changes. One command line in, text lines out.
+#include <boost/asio/local/stream_protocol.hpp>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "parley/base/result.h"
+
+namespace parley::server {
+
+class Server;
+
+class AdminSocket {
+public:
+    static Result<std::unique_ptr<AdminSocket>, std::string> open(Server& server, std::filesystem::path path);
+    ~AdminSocket();
+
+    // The answer to one command ("status", "sessions", "kick user@host"), as it goes back to parleyctl.
+    static std::string execute(Server& server, const std::string& command);
+
+private:
+    AdminSocket(Server& server, std::filesystem::path path);
+    Server& server_;
+    std::filesystem::path path_;
+    std::shared_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
+};
+
+// Client side for parleyctl: sends one command, returns the reply, or an error if no server listens.
+Result<std::string, std::string> adminRequest(const std::filesystem::path& socketPath, const std::string& command);
+
+}  // namespace parley::server

@@ -1,0 +1,248 @@
+// parleyctl: administration, in the manner of prosodyctl and ejabberdctl.
+#include <termios.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "admin_socket.h"
+#include "parley/jid/jid.h"
+#include "parley/modules/registry.h"
+#include "parley/sasl/scram_credential.h"
+#include "parley/server/config.h"
+#include "parley/server/version.h"
+#include "parley/storage/storage.h"
+
+using namespace parley;
+using namespace parley::server;
+namespace asio = boost::asio;
+
+namespace {
+
+int usage(int code) {
+    (code == 0 ? std::cout : std::cerr)
+        << "usage: parleyctl [--config FILE] COMMAND [ARGS]\n"
+           "commands:\n"
+           "  adduser JID [--password-file F]   create an account (password from a prompt, the\n"
+           "                                    PARLEY_PASSWORD variable or a file)\n"
+           "  passwd JID [--password-file F]    set an account's password\n"
+           "  deluser JID                       delete an account and everything stored for it\n"
+           "  users [DOMAIN]                    list accounts (all configured domains by default)\n"
+           "  sessions                          list connected sessions of the running server\n"
+           "  status                            whether the server runs, with counts\n"
+           "  check                             validate the configuration\n"
+           "  modules                           list the modules this build has\n"
+           "without --config, the development default of `make run` is used (data in ./var)\n";
+    return code;
+}
+
+// Reads a password without echoing it; the command line never carries one (it would show in `ps`).
+std::optional<std::string> readPassword(const std::string& passwordFile) {
+    if (!passwordFile.empty()) {
+        std::ifstream in(passwordFile);
+        std::string password;
+        if (!in || !std::getline(in, password)) {
+            std::cerr << "parleyctl: cannot read a password from " << passwordFile << "\n";
+            return std::nullopt;
+        }
+        return password;
+    }
+    if (const char* env = std::getenv("PARLEY_PASSWORD")) return std::string(env);
+    if (!isatty(STDIN_FILENO)) {
+        std::string password;
+        if (std::getline(std::cin, password)) return password;
+        std::cerr << "parleyctl: no password given (use a terminal, PARLEY_PASSWORD or --password-file)\n";
+        return std::nullopt;
+    }
+    termios old{};
+    tcgetattr(STDIN_FILENO, &old);
+    termios silent = old;
+    silent.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    std::string first;
+    std::string second;
+    tcsetattr(STDIN_FILENO, TCSANOW, &silent);
+    std::cerr << "Password: " << std::flush;
+    std::getline(std::cin, first);
+    std::cerr << "\nRepeat password: " << std::flush;
+    std::getline(std::cin, second);
+    std::cerr << "\n";
+    tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    if (first != second) {
+        std::cerr << "parleyctl: the passwords differ\n";
+        return std::nullopt;
+    }
+    return first;
+}
+
+template <class Awaitable>
+auto runSync(Awaitable awaitable) {
+    asio::io_context context;
+    auto future = asio::co_spawn(context, std::move(awaitable), asio::use_future);
+    context.run();
+    return future.get();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    std::string configFile;
+    std::string passwordFile;
+    std::vector<std::string> positional;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--config" && i + 1 < args.size()) {
+            configFile = args[++i];
+        } else if (args[i] == "--password-file" && i + 1 < args.size()) {
+            passwordFile = args[++i];
+        } else if (args[i] == "--help" || args[i] == "-h") {
+            return usage(0);
+        } else if (args[i] == "--version") {
+            std::cout << "parleyctl " << kParleyVersion << "\n";
+            return 0;
+        } else {
+            positional.push_back(args[i]);
+        }
+    }
+    if (positional.empty()) return usage(2);
+    const std::string command = positional[0];
+
+    ServerConfig config;
+    if (configFile.empty()) {
+        config = developmentConfig();
+    } else {
+        auto loaded = loadConfigFile(configFile);
+        if (!loaded) {
+            std::cerr << "parleyctl: " << configFile << ": " << loaded.error().toString() << "\n";
+            return 2;
+        }
+        config = std::move(*loaded);
+    }
+    const auto socketPath = config.dataDir / "parleyd.sock";
+
+    if (command == "check") {
+        std::cout << "configuration OK: " << config.hosts.size() << " host(s), " << config.listeners.size()
+                  << " listener(s), storage " << config.storage.backend << "\n";
+        return 0;
+    }
+    if (command == "modules") {
+        for (const auto& module : builtinModules()) {
+            std::cout << module.name << "\t" << module.description;
+            for (auto xep : module.xeps) std::cout << " " << xep;
+            std::cout << "\n";
+        }
+        return 0;
+    }
+    if (command == "sessions" || command == "status") {
+        auto reply = adminRequest(socketPath, command);
+        if (!reply) {
+            std::cerr << "parleyctl: " << reply.error() << "\n";
+            return command == "status" ? 3 : 1;
+        }
+        if (command == "status") std::cout << "parleyd is running\n";
+        std::cout << *reply;
+        return 0;
+    }
+
+    // Account commands work on the database directly (SQLite allows it while the server runs), then
+    // tell a running server so it can close the account's sessions.
+    if (config.storage.backend == "memory") {
+        std::cerr << "parleyctl: the configuration uses in-memory storage; accounts exist only inside parleyd\n";
+        return 1;
+    }
+    storage::StorageOptions options;
+    options.backend = config.storage.backend;
+    options.path = config.storage.path.is_absolute() ? config.storage.path : config.dataDir / config.storage.path;
+    auto opened = storage::openStorage(options);
+    if (!opened) {
+        std::cerr << "parleyctl: " << opened.error().message << "\n";
+        return 1;
+    }
+    storage::Storage& store = **opened;
+    auto parseAccount = [&](const std::string& text) -> std::optional<Jid> {
+        auto jid = Jid::parse(text);
+        if (!jid || !jid->hasLocal() || jid->hasResource()) {
+            std::cerr << "parleyctl: '" << text << "' is not an account address like alice@example.org\n";
+            return std::nullopt;
+        }
+        if (!config.findHost(jid->domain())) {
+            std::cerr << "parleyctl: " << jid->domain() << " is not a host in the configuration\n";
+            return std::nullopt;
+        }
+        return jid;
+    };
+
+    int status = 0;
+    if ((command == "adduser" || command == "passwd") && positional.size() == 2) {
+        auto jid = parseAccount(positional[1]);
+        if (!jid) return 2;
+        auto password = readPassword(passwordFile);
+        if (!password) return 2;
+        auto prepared = prepareResource(*password);  // RFC 8265 OpaqueString
+        if (!prepared) {
+            std::cerr << "parleyctl: the password is empty or contains characters that are not allowed\n";
+            return 2;
+        }
+        auto credentials = sasl::deriveAllScramCredentials(*prepared, config.scramIterations);
+        if (command == "adduser") {
+            storage::Account account{std::string(jid->domain()), std::string(jid->local()), std::move(credentials),
+                                     static_cast<std::int64_t>(std::time(nullptr))};
+            auto created = runSync(store.accounts().createAccount(std::move(account)));
+            if (!created) {
+                std::cerr << "parleyctl: cannot create " << jid->str() << ": "
+                          << (created.error() == storage::StorageError::AlreadyExists ? "the account exists already"
+                                                                                      : storage::toString(created.error()))
+                          << "\n";
+                status = 1;
+            } else {
+                std::cout << "created " << jid->str() << "\n";
+            }
+        } else {
+            auto changed = runSync(store.accounts().setCredentials(std::string(jid->domain()), std::string(jid->local()),
+                                                                   std::move(credentials)));
+            if (!changed) {
+                std::cerr << "parleyctl: cannot set the password of " << jid->str() << ": "
+                          << (changed.error() == storage::StorageError::NotFound ? "no such account"
+                                                                                 : storage::toString(changed.error()))
+                          << "\n";
+                status = 1;
+            } else {
+                std::cout << "password changed for " << jid->str() << "\n";
+                (void)adminRequest(socketPath, "kick " + jid->str());
+            }
+        }
+    } else if (command == "deluser" && positional.size() == 2) {
+        auto jid = parseAccount(positional[1]);
+        if (!jid) return 2;
+        auto removed = runSync(store.accounts().deleteAccount(std::string(jid->domain()), std::string(jid->local())));
+        if (!removed) {
+            std::cerr << "parleyctl: cannot delete " << jid->str() << ": "
+                      << (removed.error() == storage::StorageError::NotFound ? "no such account"
+                                                                             : storage::toString(removed.error()))
+                      << "\n";
+            status = 1;
+        } else {
+            std::cout << "deleted " << jid->str() << "\n";
+            (void)adminRequest(socketPath, "kick " + jid->str());
+        }
+    } else if (command == "users" && positional.size() <= 2) {
+        for (const HostConfig& host : config.hosts) {
+            if (positional.size() == 2 && host.domain != positional[1]) continue;
+            auto users = runSync(store.accounts().listAccounts(host.domain));
+            if (!users) {
+                std::cerr << "parleyctl: cannot list accounts: " << storage::toString(users.error()) << "\n";
+                status = 1;
+                break;
+            }
+            for (const std::string& user : *users) std::cout << user << "@" << host.domain << "\n";
+        }
+    } else {
+        store.close();
+        return usage(2);
+    }
+    store.close();
+    return status;
+}
