@@ -92,6 +92,49 @@ std::string optionText(const toml::node& node) {
     return out.str();
 }
 
+// The keys allowed in each table, in the order the documentation lists them.
+const std::vector<std::string> kRootKeys{
+    "data_dir", "log_level", "threads",  "scram_iterations", "allow_plain_without_tls", "host", "listener",
+    "storage",  "limits",    "timeouts", "modules"};
+const std::vector<std::string> kHostKeys{
+    "domain",       "certificate", "private_key",      "self_signed_certificate",
+    "registration", "admins",      "contact_addresses"};
+const std::vector<std::string> kContactKeys{"abuse-addresses",  "admin-addresses",    "feedback-addresses",
+                                            "sales-addresses",  "security-addresses", "status-addresses",
+                                            "support-addresses"};
+const std::vector<std::string> kListenerKeys{"type", "address", "port", "tls", "require_tls"};
+const std::vector<std::string> kStorageKeys{"backend", "path", "synchronous_full"};
+const std::vector<std::string> kLimitsKeys{"max_stanza_bytes",
+                                           "max_depth",
+                                           "max_attributes",
+                                           "max_resources_per_account",
+                                           "outbound_queue_stanzas",
+                                           "outbound_queue_bytes",
+                                           "sasl_max_failures",
+                                           "max_connections_per_ip",
+                                           "max_preauth_connections_per_ip",
+                                           "registration_interval",
+                                           "registration_limit_exempt_loopback",
+                                           "inbound_bytes_per_second"};
+const std::vector<std::string> kTimeoutsKeys{"negotiation", "idle", "write_stall", "close_grace"};
+
+// The section whose table allows `key` ("[limits]"), for a key written in the wrong place.
+std::optional<std::string> sectionOf(std::string_view key) {
+    const std::array<std::pair<std::string_view, const std::vector<std::string>*>, 5> sections{{
+        {"[[host]]", &kHostKeys},
+        {"[[listener]]", &kListenerKeys},
+        {"[storage]", &kStorageKeys},
+        {"[limits]", &kLimitsKeys},
+        {"[timeouts]", &kTimeoutsKeys},
+    }};
+    for (const auto& [section, keys] : sections) {
+        if (std::find(keys->begin(), keys->end(), key) != keys->end()) {
+            return std::string(section);
+        }
+    }
+    return std::nullopt;
+}
+
 template <class E>
 using EnumValues = std::vector<std::pair<std::string, E>>;
 
@@ -166,16 +209,26 @@ class Loader {
     bool checkKeys(const toml::table& table, std::string_view prefix,
                    const std::vector<std::string>& allowed) {
         for (const auto& [name, node] : table) {
-            if (std::find(allowed.begin(), allowed.end(), name.str()) != allowed.end()) {
+            std::string_view key = name.str();
+            if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) {
                 continue;
             }
             std::string message = "unknown key";
-            if (auto suggestion = closestMatch(name.str(), allowed)) {
+            std::optional<std::string> section = sectionOf(key);
+            bool isRootKey = std::find(kRootKeys.begin(), kRootKeys.end(), key) != kRootKeys.end();
+            if (!prefix.empty() && isRootKey) {
+                // TOML: a key belongs to the nearest [section] header above it.
+                message +=
+                    " here; " + std::string(key) +
+                    " is a top-level key: move it above the first [section] or [[section]] of the file";
+            } else if (section) {
+                message += " here; " + std::string(key) + " belongs in " + *section;
+            } else if (auto suggestion = closestMatch(key, allowed)) {
                 message += "; did you mean " + inQuotes(*suggestion) + "?";
             } else {
                 message += "; the keys allowed here are " + join(allowed);
             }
-            return fail(keyOf(prefix, name.str()), &name.source(), message);
+            return fail(keyOf(prefix, key), &name.source(), message);
         }
         return true;
     }
@@ -433,9 +486,7 @@ class Loader {
     }
 
     bool readRoot(const toml::table& root) {
-        if (!checkKeys(root, "",
-                       {"data_dir", "log_level", "threads", "scram_iterations", "allow_plain_without_tls",
-                        "host", "listener", "storage", "limits", "timeouts", "modules"})) {
+        if (!checkKeys(root, "", kRootKeys)) {
             return false;
         }
         config_.dataDir = resolve(baseDir_, config_.dataDir);
@@ -469,9 +520,7 @@ class Loader {
         for (std::size_t i = 0; i < hosts->size(); ++i) {
             const toml::table& table = *hosts->get(i)->as_table();
             std::string prefix = indexed("host", i);
-            if (!checkKeys(table, prefix,
-                           {"domain", "certificate", "private_key", "self_signed_certificate", "registration",
-                            "admins", "contact_addresses"})) {
+            if (!checkKeys(table, prefix, kHostKeys)) {
                 return false;
             }
             HostConfig host;
@@ -544,9 +593,7 @@ class Loader {
         if (addresses == nullptr) {
             return wrongType(key, *node, "a table ([host.contact_addresses])");
         }
-        if (!checkKeys(*addresses, key,
-                       {"abuse-addresses", "admin-addresses", "feedback-addresses", "sales-addresses",
-                        "security-addresses", "status-addresses", "support-addresses"})) {
+        if (!checkKeys(*addresses, key, kContactKeys)) {
             return false;
         }
         for (const auto& [name, value] : *addresses) {
@@ -626,7 +673,7 @@ class Loader {
         for (std::size_t i = 0; i < listeners->size(); ++i) {
             const toml::table& table = *listeners->get(i)->as_table();
             std::string prefix = indexed("listener", i);
-            if (!checkKeys(table, prefix, {"type", "address", "port", "tls", "require_tls"})) {
+            if (!checkKeys(table, prefix, kListenerKeys)) {
                 return false;
             }
             ListenerConfig listener;
@@ -691,7 +738,7 @@ class Loader {
         const toml::table* table = readSectionTable(root, "storage");
         std::filesystem::path path = config_.storage.path;
         if (table != nullptr) {
-            if (!checkKeys(*table, "storage", {"backend", "path", "synchronous_full"}) ||
+            if (!checkKeys(*table, "storage", kStorageKeys) ||
                 !readEnum(*table, "storage", "backend",
                           EnumValues<std::string>{{"sqlite", "sqlite"}, {"memory", "memory"}},
                           config_.storage.backend) ||
@@ -713,11 +760,7 @@ class Loader {
         }
         LimitsConfig& limits = config_.limits;
         const std::string prefix = "limits";
-        if (!checkKeys(*table, prefix,
-                       {"max_stanza_bytes", "max_depth", "max_attributes", "max_resources_per_account",
-                        "outbound_queue_stanzas", "outbound_queue_bytes", "sasl_max_failures",
-                        "max_connections_per_ip", "max_preauth_connections_per_ip", "registration_interval",
-                        "registration_limit_exempt_loopback", "inbound_bytes_per_second"})) {
+        if (!checkKeys(*table, prefix, kLimitsKeys)) {
             return false;
         }
         // RFC 6120 §13.12 lets a server restrict stanza size, but not below 10000 bytes.
@@ -760,7 +803,7 @@ class Loader {
         }
         TimeoutsConfig& timeouts = config_.timeouts;
         const std::string prefix = "timeouts";
-        return checkKeys(*table, prefix, {"negotiation", "idle", "write_stall", "close_grace"}) &&
+        return checkKeys(*table, prefix, kTimeoutsKeys) &&
                readDuration(*table, prefix, "negotiation", std::chrono::seconds(1), timeouts.negotiation) &&
                readDuration(*table, prefix, "idle", std::chrono::seconds(1), timeouts.idle) &&
                readDuration(*table, prefix, "write_stall", std::chrono::seconds(1), timeouts.writeStall) &&
@@ -814,8 +857,9 @@ class Loader {
                 }
                 return fail(key, &name.source(), message);
             }
+            std::string_view moduleName = name.str();  // a structured binding cannot be captured (C++20)
             auto module = std::find_if(config_.modules.begin(), config_.modules.end(),
-                                       [&](const ModuleConfig& m) { return m.name == name.str(); });
+                                       [&](const ModuleConfig& m) { return m.name == moduleName; });
             if (module == config_.modules.end()) {
                 if (std::find(knownModules_.begin(), knownModules_.end(), name.str()) ==
                     knownModules_.end()) {
@@ -865,6 +909,13 @@ Result<ServerConfig, ConfigError> loadConfigString(std::string_view toml,
 
 Result<ServerConfig, ConfigError> loadConfigFile(const std::filesystem::path& file,
                                                  const std::vector<std::string>& knownModuleNames) {
+    std::error_code ignored;
+    if (std::filesystem::is_directory(file, ignored)) {
+        return ConfigError{.key = {},
+                           .message = "is a folder; pass the configuration file itself, e.g. " +
+                                      (file / "parley.toml").string(),
+                           .file = file};
+    }
     std::ifstream in(file, std::ios::binary);
     if (!in) {
         int code = errno != 0 ? errno : ENOENT;

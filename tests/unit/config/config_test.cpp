@@ -506,6 +506,13 @@ TEST(ConfigErrors, MissingFile) {
     EXPECT_THAT(result.error().toString(), HasSubstr("/nonexistent/parley.toml"));
 }
 
+TEST(ConfigErrors, FolderInsteadOfFile) {
+    TempDir dir("folder");
+    auto result = loadConfigFile(dir.path());
+    ASSERT_FALSE(result);
+    EXPECT_THAT(result.error().message, HasSubstr("is a folder; pass the configuration file itself"));
+}
+
 TEST(ConfigErrors, SyntaxErrorHasLineAndColumn) {
     ConfigError error = loadError("[[host]]\ndomain = \"example.org\"\nport = = 5\n");
     EXPECT_EQ(error.key, "");
@@ -555,6 +562,18 @@ TEST(ConfigErrors, UnknownKeysSuggestTheClosest) {
                         "storage.synchronous", "did you mean \"synchronous_full\"?");
     EXPECT_CONFIG_ERROR(withMinimal("[[hosts]]\ndomain = \"example.net\""), "hosts",
                         "did you mean \"host\"?");
+}
+
+TEST(ConfigErrors, KeysInTheWrongSection) {
+    EXPECT_CONFIG_ERROR(withMinimal("max_stanza_bytes = 20000"), "max_stanza_bytes",
+                        "unknown key here; max_stanza_bytes belongs in [limits]");
+    EXPECT_CONFIG_ERROR(withMinimal("[timeouts]\nregistration_interval = 5"),
+                        "timeouts.registration_interval", "belongs in [limits]");
+    EXPECT_CONFIG_ERROR("[[host]]\ndomain = \"example.org\"\n[[listener]]\nregistration = \"open\"\n",
+                        "listener[0].registration", "belongs in [[host]]");
+    // The classic TOML slip: a top-level key written below a section header belongs to that section.
+    EXPECT_CONFIG_ERROR(std::string(kMinimal) + "log_level = \"debug\"\n", "listener[0].log_level",
+                        "log_level is a top-level key: move it above the first [section]");
 }
 
 TEST(ConfigErrors, UnknownKeyWithoutSuggestionListsTheAllowedOnes) {
