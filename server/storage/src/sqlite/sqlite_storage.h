@@ -1,0 +1,70 @@
+#pragma once
+// The SQLite backend. One worker thread owns the connection; every store call is a job handed to it
+// with WorkerThread::runOnWorker, and the caller resumes on its own executor.
+#include <memory>
+#include <mutex>
+
+#include "parley/storage/storage.h"
+#include "sqlite/sqlite_database.h"
+#include "worker_thread.h"
+
+namespace parley::storage {
+
+class SqliteAccountStore final : public AccountStore {
+  public:
+    SqliteAccountStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<void> createAccount(Account account) override;
+    StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) override;
+    StoreResult<void> setCredentials(std::string host, std::string username,
+                                     std::vector<sasl::ScramCredential> credentials) override;
+    StoreResult<void> deleteAccount(std::string host, std::string username) override;
+    StoreResult<std::vector<std::string>> listAccounts(std::string host) override;
+
+  private:
+    WorkerThread& worker_;
+    SqliteDatabase& db_;  // touched only by jobs on worker_
+};
+
+class SqliteKeyValueStore final : public KeyValueStore {
+  public:
+    SqliteKeyValueStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<std::optional<std::string>> get(std::string host, std::string username, std::string store,
+                                                std::string key) override;
+    StoreResult<void> set(std::string host, std::string username, std::string store, std::string key,
+                          std::string value) override;
+    StoreResult<void> remove(std::string host, std::string username, std::string store,
+                             std::string key) override;
+
+  private:
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+};
+
+class SqliteStorage final : public Storage {
+  public:
+    // Creates the file's folder, opens the database, sets the pragmas and applies pending migrations,
+    // all on the calling thread (startup), before the worker takes the connection over.
+    static Result<std::unique_ptr<Storage>, OpenError> open(const StorageOptions& options);
+
+    explicit SqliteStorage(std::unique_ptr<SqliteDatabase> db);
+    ~SqliteStorage() override;
+
+    AccountStore& accounts() override { return accounts_; }
+    KeyValueStore& keyValue() override { return keyValue_; }
+    void close() override;
+
+  private:
+    std::mutex closeMutex_;               // close() and the destructor may race
+    std::unique_ptr<SqliteDatabase> db_;  // reset by close(), after the worker has stopped
+    WorkerThread worker_;
+    SqliteAccountStore accounts_{worker_, *db_};
+    SqliteKeyValueStore keyValue_{worker_, *db_};
+};
+
+// Brings the schema up to date: creates schema_migrations, refuses a database newer than this binary,
+// applies each missing migration in its own transaction. Exposed for the tests.
+Result<void, OpenError> applySqliteMigrations(SqliteDatabase& db);
+
+}  // namespace parley::storage

@@ -1,0 +1,33 @@
+#include "parley/storage/storage.h"
+
+#include "memory/memory_storage.h"
+#include "sqlite/sqlite_storage.h"
+
+namespace parley::storage {
+
+std::string_view toString(StorageError error) noexcept {
+    switch (error) {
+        case StorageError::NotFound:
+            return "not found";
+        case StorageError::AlreadyExists:
+            return "already exists";
+        case StorageError::Unavailable:
+            return "storage unavailable";
+        case StorageError::QuotaExceeded:
+            return "quota exceeded";
+    }
+    return "unknown storage error";
+}
+
+Result<std::unique_ptr<Storage>, OpenError> openStorage(const StorageOptions& options) {
+    if (options.backend == "memory") {
+        return std::unique_ptr<Storage>(std::make_unique<MemoryStorage>());
+    }
+    if (options.backend == "sqlite") {
+        return SqliteStorage::open(options);
+    }
+    return OpenError{"unknown storage backend \"" + options.backend +
+                     "\": set storage.backend to \"sqlite\" or \"memory\""};
+}
+
+}  // namespace parley::storage
