@@ -6,7 +6,7 @@
 namespace parley::server::config_detail {
 namespace {
 
-TEST(ParseSize, AcceptsBytesAndUnits) {
+TEST(ConfigParseSize, AcceptsBytesAndUnits) {
     EXPECT_EQ(parseSize("10000"), 10000u);
     EXPECT_EQ(parseSize("512B"), 512u);
     EXPECT_EQ(parseSize("256KiB"), 262144u);
@@ -19,7 +19,7 @@ TEST(ParseSize, AcceptsBytesAndUnits) {
     EXPECT_EQ(parseSize("1kib"), 1024u);
 }
 
-TEST(ParseSize, RejectsMalformed) {
+TEST(ConfigParseSize, RejectsMalformed) {
     EXPECT_FALSE(parseSize(""));
     EXPECT_FALSE(parseSize("KiB"));
     EXPECT_FALSE(parseSize("-1KiB"));
@@ -30,7 +30,7 @@ TEST(ParseSize, RejectsMalformed) {
     EXPECT_FALSE(parseSize("18446744073709551615GiB"));
 }
 
-TEST(ParseDuration, AcceptsSecondsAndUnits) {
+TEST(ConfigParseDuration, AcceptsSecondsAndUnits) {
     EXPECT_EQ(parseDuration("600"), std::chrono::seconds(600));
     EXPECT_EQ(parseDuration("90s"), std::chrono::seconds(90));
     EXPECT_EQ(parseDuration("10m"), std::chrono::seconds(600));
@@ -39,7 +39,7 @@ TEST(ParseDuration, AcceptsSecondsAndUnits) {
     EXPECT_EQ(parseDuration(" 5 m "), std::chrono::seconds(300));
 }
 
-TEST(ParseDuration, RejectsMalformed) {
+TEST(ConfigParseDuration, RejectsMalformed) {
     EXPECT_FALSE(parseDuration(""));
     EXPECT_FALSE(parseDuration("m"));
     EXPECT_FALSE(parseDuration("10 minutes"));
@@ -49,12 +49,12 @@ TEST(ParseDuration, RejectsMalformed) {
     EXPECT_FALSE(parseDuration("9223372036854775807d"));
 }
 
-TEST(Domain, PreparesCaseAndTrailingDot) {
+TEST(ConfigDomain, PreparesCaseAndTrailingDot) {
     EXPECT_EQ(prepareDomain("Example.ORG."), "example.org");
     EXPECT_EQ(prepareDomain("localhost"), "localhost");
 }
 
-TEST(Domain, AcceptsNamesAndIpLiterals) {
+TEST(ConfigDomain, AcceptsNamesAndIpLiterals) {
     EXPECT_FALSE(checkDomain("example.org"));
     EXPECT_FALSE(checkDomain("localhost"));
     EXPECT_FALSE(checkDomain("xn--bcher-kva.example"));
@@ -69,7 +69,7 @@ TEST(Domain, AcceptsNamesAndIpLiterals) {
     EXPECT_FALSE(checkDomain(longest + "org"));  // 253 characters
 }
 
-TEST(Domain, RejectsInvalidNames) {
+TEST(ConfigDomain, RejectsInvalidNames) {
     EXPECT_TRUE(checkDomain(""));
     EXPECT_TRUE(checkDomain("exa mple.org"));
     EXPECT_TRUE(checkDomain("under_score.org"));
@@ -93,7 +93,7 @@ TEST(Domain, RejectsInvalidNames) {
     EXPECT_TRUE(checkDomain(tooLong));
 }
 
-TEST(IpLiteral, AcceptsV4AndV6Only) {
+TEST(ConfigIpLiteral, AcceptsV4AndV6Only) {
     EXPECT_TRUE(isIpLiteral("127.0.0.1"));
     EXPECT_TRUE(isIpLiteral("::"));
     EXPECT_TRUE(isIpLiteral("::1"));
@@ -104,7 +104,7 @@ TEST(IpLiteral, AcceptsV4AndV6Only) {
     EXPECT_FALSE(isIpLiteral(""));
 }
 
-TEST(Suggestion, EditDistance) {
+TEST(ConfigSuggestion, EditDistance) {
     EXPECT_EQ(editDistance("", ""), 0u);
     EXPECT_EQ(editDistance("port", "port"), 0u);
     EXPECT_EQ(editDistance("prot", "port"), 2u);
@@ -112,7 +112,7 @@ TEST(Suggestion, EditDistance) {
     EXPECT_EQ(editDistance("", "abc"), 3u);
 }
 
-TEST(Suggestion, FindsTyposAndOtherSpellings) {
+TEST(ConfigSuggestion, FindsTyposAndOtherSpellings) {
     std::vector<std::string> keys{"max_stanza_bytes", "max_depth", "registration_interval"};
     EXPECT_EQ(closestMatch("max_stanza_byte", keys), "max_stanza_bytes");
     EXPECT_EQ(closestMatch("maxStanzaBytes", keys), "max_stanza_bytes");
