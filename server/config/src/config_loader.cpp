@@ -439,9 +439,15 @@ class Loader {
         if (!readString(table, prefix, name, text, &node)) {
             return false;
         }
-        if (node != nullptr) {
-            out = resolve(base, text);
+        if (node == nullptr) {
+            return true;
         }
+        if (text.front() == '~') {
+            return fail(keyOf(prefix, name), *node,
+                        "\"~\" is not expanded in the configuration; write the full path, e.g. "
+                        "\"/home/alice/parley\" instead of \"~/parley\"");
+        }
+        out = resolve(base, text);
         return true;
     }
 

@@ -592,6 +592,7 @@ TEST(ConfigErrors, WrongTypes) {
                         "expected a boolean (true or false), got a string");
     EXPECT_CONFIG_ERROR(withMinimal("data_dir = 5"), "data_dir", "expected a string, got an integer");
     EXPECT_CONFIG_ERROR(withMinimal("data_dir = \"\""), "data_dir", "must not be empty");
+    EXPECT_CONFIG_ERROR(withMinimal("data_dir = \"~/parley\""), "data_dir", "\"~\" is not expanded");
     EXPECT_CONFIG_ERROR(withMinimal("[limits]\nmax_stanza_bytes = 1.5e6"), "limits.max_stanza_bytes",
                         "expected a size");
     EXPECT_CONFIG_ERROR(withMinimal("[timeouts]\nidle = true"), "timeouts.idle",
