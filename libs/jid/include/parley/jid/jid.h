@@ -3,8 +3,10 @@
 // The only ways to get one are Jid::parse and Jid::make, which return an error value for invalid input
 // (docs/STYLE.md rule 4), so code holding a Jid never has to check it.
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,7 +26,7 @@ enum class JidError : std::uint8_t {
 std::string_view toString(JidError error) noexcept;
 
 class Jid {
-public:
+  public:
     // Parses and prepares "[local@]domain[/resource]" (RFC 7622 §3.1 split order).
     static Result<Jid, JidError> parse(std::string_view text);
     // Prepares and joins parts; an empty local or resource means "absent".
@@ -49,10 +51,17 @@ public:
     Result<Jid, JidError> withResource(std::string_view resource) const;
 
     friend bool operator==(const Jid& a, const Jid& b) noexcept { return a.full_ == b.full_; }
-    friend std::strong_ordering operator<=>(const Jid& a, const Jid& b) noexcept { return a.full_ <=> b.full_; }
+    friend std::strong_ordering operator<=>(const Jid& a, const Jid& b) noexcept {
+        return a.full_ <=> b.full_;
+    }
 
-private:
+  private:
     Jid() = default;
+    // Takes an already prepared string; the offsets are as described below.
+    Jid(std::string full, std::size_t domainStart, std::size_t resourceStart);
+    // A part given as nullopt is absent; an empty optional part is an error.
+    static Result<Jid, JidError> fromParts(std::optional<std::string_view> local, std::string_view domain,
+                                           std::optional<std::string_view> resource);
     std::string full_;
     // full_ = [local '@'] domain ['/' resource]; domainStart_ is 0 without a localpart, otherwise the
     // index after '@'; resourceStart_ is full_.size() without a resource, otherwise the index after '/'.
@@ -69,5 +78,7 @@ Result<std::string, JidError> prepareResource(std::string_view resource);
 
 template <>
 struct std::hash<parley::Jid> {
-    std::size_t operator()(const parley::Jid& jid) const noexcept { return std::hash<std::string>{}(jid.str()); }
+    std::size_t operator()(const parley::Jid& jid) const noexcept {
+        return std::hash<std::string>{}(jid.str());
+    }
 };
