@@ -100,11 +100,11 @@ std::string ConfigError::toString() const {
 }
 
 std::vector<std::string> defaultModules() {
-    return {"disco", "ping", "version", "time", "register", "caps"};
+    return {"disco", "ping", "version", "time", "register"};
 }
 
 std::vector<std::string> knownModules() {
-    return {"disco", "ping", "version", "time", "register", "caps"};
+    return {"disco", "ping", "version", "time", "register"};
 }
 
 ServerConfig developmentConfig() {

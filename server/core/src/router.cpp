@@ -54,7 +54,7 @@ void Router::route(StanzaPtr stanza) {
 void Router::bounce(const Stanza& request, const StanzaError& error) {
     auto reply = xmpp::makeErrorReply(request, error);
     if (!reply || !reply->to()) return;
-    if (!reply->from()) reply->setFrom(Jid::parse(request.from()->domain()).value());
+    if (!reply->from()) reply->setFrom(request.from()->domainJid());
     route(std::make_shared<const Stanza>(std::move(*reply)));
 }
 

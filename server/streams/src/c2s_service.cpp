@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -165,7 +166,7 @@ asio::awaitable<void> C2sService::acceptLoop(std::shared_ptr<Listener> listener)
             socket.close(peerError);
             continue;
         }
-        auto session = std::make_shared<C2sSession>(listener->context, std::move(socket));
+        auto session = std::make_shared<C2sSession>(listener->context, std::move(socket), loop);
         asio::post(loop, [session, &sessions = *loopSessions_[index]]() mutable {
             sessions.sessions.push_back(session);
             C2sSession::start(std::move(session));

@@ -74,12 +74,13 @@ std::string saslElement(std::string_view name, std::string_view data) {
 
 }  // namespace
 
-C2sSession::C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket)
+C2sSession::C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket,
+                       asio::io_context& loop)
     : Session(context->core->nextSessionId()),
       context_(std::move(context)),
       core_(*context_->core),
       connection_(std::move(socket)),
-      executor_(connection_.socket().get_executor()),
+      executor_(loop.get_executor()),
       parser_(parserLimits(core_.config().limits)) {
     connectedAt_ = lastRead_ = lastWriteProgress_ = core_.clock().now();
     context_->liveConnections->fetch_add(1);

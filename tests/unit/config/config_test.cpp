@@ -163,7 +163,7 @@ TEST(ConfigExamples, FullExampleLoads) {
     EXPECT_EQ(moduleNames(config), defaultModules());
     ASSERT_NE(config.findModule("version"), nullptr);
     EXPECT_EQ(config.findModule("version")->options,
-              (std::map<std::string, std::string>{{"hide_os", "true"}}));
+              (std::map<std::string, std::string>{{"show_os", "true"}}));
 }
 
 TEST(ConfigExamples, MinimalExampleLoads) {
@@ -268,7 +268,7 @@ TEST(ConfigDefaults, DevelopmentConfig) {
 
 TEST(ConfigDefaults, ModuleLists) {
     EXPECT_EQ(defaultModules(),
-              (std::vector<std::string>{"disco", "ping", "version", "time", "register", "caps"}));
+              (std::vector<std::string>{"disco", "ping", "version", "time", "register"}));
     for (const std::string& name : defaultModules()) {
         auto known = knownModules();
         EXPECT_NE(std::find(known.begin(), known.end(), name), known.end()) << name;
@@ -406,7 +406,7 @@ TEST(ConfigValues, ModuleOptionsAsText) {
 [modules]
 enabled = ["ping", "version"]
 [modules.version]
-hide_os = false
+show_os = false
 name = "Parley at Example"
 [modules.ping]
 interval = 30
@@ -416,7 +416,7 @@ peers = ["a", "b"]
     EXPECT_EQ(moduleNames(config), (std::vector<std::string>{"ping", "version"}));
     const ModuleConfig* version = config.findModule("version");
     ASSERT_NE(version, nullptr);
-    EXPECT_EQ(version->options.at("hide_os"), "false");
+    EXPECT_EQ(version->options.at("show_os"), "false");
     EXPECT_EQ(version->options.at("name"), "Parley at Example");
     const ModuleConfig* ping = config.findModule("ping");
     ASSERT_NE(ping, nullptr);
@@ -427,9 +427,9 @@ peers = ["a", "b"]
 }
 
 TEST(ConfigValues, OptionsForADefaultModule) {
-    ServerConfig config = load(withMinimal("[modules.version]\nhide_os = true\n"));
+    ServerConfig config = load(withMinimal("[modules.version]\nshow_os = true\n"));
     EXPECT_EQ(moduleNames(config), defaultModules());
-    EXPECT_EQ(config.findModule("version")->options.at("hide_os"), "true");
+    EXPECT_EQ(config.findModule("version")->options.at("show_os"), "true");
 }
 
 TEST(ConfigValues, CustomKnownModules) {
@@ -792,7 +792,7 @@ TEST(ConfigErrors, Modules) {
                         "the known modules are \"disco\", \"ping\"");
     EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"ping\", \"time\", \"ping\"]"),
                         "modules.enabled[2]", "\"ping\" is listed twice");
-    EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"ping\"]\n[modules.version]\nhide_os = true"),
+    EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"ping\"]\n[modules.version]\nshow_os = true"),
                         "modules.version",
                         "options for a module that is not enabled; add \"version\" to "
                         "modules.enabled");

@@ -8,7 +8,7 @@
 //
 // Everyone else talks to it through Session::deliver/close, which enqueue and wake the coroutine.
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -40,7 +40,8 @@ struct C2sListenerContext {
 
 class C2sSession final : public Session {
 public:
-    C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket);
+    // `socket` must belong to `loop`, the event loop this session is pinned to.
+    C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket, asio::io_context& loop);
     ~C2sSession() override;
 
     // Spawns the session's coroutine on the socket's executor.
@@ -87,7 +88,7 @@ private:
     std::shared_ptr<const C2sListenerContext> context_;
     ServerCore& core_;
     net::Connection connection_;
-    asio::any_io_executor executor_;
+    asio::io_context::executor_type executor_;
     xml::StreamParser parser_;
     State state_ = State::ExpectHeader;
     Parked parked_ = Parked::None;
