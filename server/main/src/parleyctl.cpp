@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
     }
     storage::StorageOptions options;
     options.backend = config.storage.backend;
-    options.path = config.storage.path.is_absolute() ? config.storage.path : config.dataDir / config.storage.path;
+    options.path = config.storage.path;
     auto opened = storage::openStorage(options);
     if (!opened) {
         std::cerr << "parleyctl: " << opened.error().message << "\n";

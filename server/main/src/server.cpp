@@ -34,7 +34,7 @@ Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
     if (!storage) {
         storage::StorageOptions storageOptions;
         storageOptions.backend = config.storage.backend;
-        storageOptions.path = config.storage.path.is_absolute() ? config.storage.path : config.dataDir / config.storage.path;
+        storageOptions.path = config.storage.path;  // the loader has resolved it against data_dir
         storageOptions.synchronousFull = config.storage.synchronousFull;
         auto opened = storage::openStorage(storageOptions);
         if (!opened) return opened.error().message;
@@ -47,8 +47,15 @@ Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
     // first start when allowed.
     std::vector<net::TlsServerContext::HostCertificate> certificates;
     for (HostConfig& host : config.hosts) {
-        if (host.certificate.empty()) host.certificate = config.dataDir / "certs" / (host.domain + ".crt");
-        if (host.privateKey.empty()) host.privateKey = config.dataDir / "certs" / (host.domain + ".key");
+        host.certificate = config.certificatePath(host);
+        host.privateKey = config.privateKeyPath(host);
+        std::error_code missing;
+        const bool haveBoth = std::filesystem::exists(host.certificate, missing) && std::filesystem::exists(host.privateKey, missing);
+        if (!haveBoth && !host.selfSignedCertificate) {
+            return std::string("the certificate for " + host.domain + " is missing: put it in " +
+                               host.certificate.string() + " and its key in " + host.privateKey.string() +
+                               ", or set self_signed_certificate = true for testing");
+        }
         if (host.selfSignedCertificate) {
             auto made = net::ensureSelfSignedCertificate(host.certificate.string(), host.privateKey.string(), host.domain);
             if (!made) return made.error();

@@ -1,0 +1,225 @@
+// Runs every tests/transcripts/**/*.xmpp file against a fresh in-process server (docs/HACKING.md
+// "Transcripts"). The format follows Prosody's scansion:
+//
+//   [Client] Romeo                      a client; its account is created with this password
+//       jid: romeo@localhost/orchard
+//       password: secret
+//   ---------
+//   Romeo connects                      STARTTLS, SCRAM-SHA-256, bind the JID's resource
+//   Romeo sends:                        indented XML, sent as written after ${...} substitution
+//       <message to='${Juliet's full JID}' type='chat'><body>hi</body></message>
+//   Juliet receives:                    indented XML; each element must match the next one received
+//       <message from='${Romeo's full JID}' type='chat'><body>hi</body></message>
+//   Romeo receives nothing              nothing is pending (checked with a ping round trip)
+//   Romeo receives stream error: invalid-from
+//   Romeo disconnects                   </stream:stream>, then the server closes
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "test_client.h"
+#include "test_server.h"
+
+namespace parley::test {
+namespace {
+
+struct ClientSpec {
+    std::string jid;
+    std::string password = "password";
+};
+
+struct Step {
+    std::string client;
+    std::string action;  // connects, sends, receives, nothing, stream-error, disconnects
+    std::string body;
+    int line = 0;
+};
+
+struct Transcript {
+    std::string title;
+    std::map<std::string, ClientSpec> clients;
+    std::vector<Step> steps;
+};
+
+std::string trim(const std::string& text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return "";
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+Transcript parseTranscript(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    Transcript transcript;
+    std::string line;
+    int number = 0;
+    std::string currentClient;
+    Step* collecting = nullptr;
+    while (std::getline(in, line)) {
+        ++number;
+        const bool indented = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+        const std::string text = trim(line);
+        if (indented && collecting) {
+            collecting->body += text + "\n";
+            continue;
+        }
+        if (indented && !currentClient.empty()) {
+            const auto colon = text.find(':');
+            if (colon != std::string::npos) {
+                const std::string key = trim(text.substr(0, colon));
+                const std::string value = trim(text.substr(colon + 1));
+                if (key == "jid") transcript.clients[currentClient].jid = value;
+                if (key == "password") transcript.clients[currentClient].password = value;
+            }
+            continue;
+        }
+        collecting = nullptr;
+        if (text.empty() || text.starts_with("---")) continue;
+        if (text.starts_with("#")) {
+            if (transcript.title.empty()) transcript.title = trim(text.substr(1));
+            continue;
+        }
+        if (text.starts_with("[Client]")) {
+            currentClient = trim(text.substr(8));
+            transcript.clients[currentClient];
+            continue;
+        }
+        currentClient.clear();
+        const auto space = text.find(' ');
+        if (space == std::string::npos) throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": cannot read '" + text + "'");
+        Step step;
+        step.client = text.substr(0, space);
+        step.line = number;
+        const std::string rest = trim(text.substr(space + 1));
+        if (rest == "connects") step.action = "connects";
+        else if (rest == "sends:") step.action = "sends";
+        else if (rest == "receives:") step.action = "receives";
+        else if (rest == "receives nothing") step.action = "nothing";
+        else if (rest.starts_with("receives stream error:")) {
+            step.action = "stream-error";
+            step.body = trim(rest.substr(22));
+        } else if (rest == "disconnects") step.action = "disconnects";
+        else throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown action '" + rest + "'");
+        if (!transcript.clients.contains(step.client)) {
+            throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown client " + step.client);
+        }
+        transcript.steps.push_back(std::move(step));
+        if (transcript.steps.back().action == "sends" || transcript.steps.back().action == "receives") {
+            collecting = &transcript.steps.back();
+        }
+    }
+    return transcript;
+}
+
+class TranscriptRun {
+public:
+    explicit TranscriptRun(const Transcript& transcript) : transcript_(transcript) {}
+
+    void run() {
+        for (const auto& [name, spec] : transcript_.clients) {
+            auto jid = Jid::parse(spec.jid);
+            ASSERT_TRUE(jid && jid->hasLocal()) << "client " << name << " needs a jid like user@localhost/resource";
+            if (!server_.accountExists(std::string(jid->local()), std::string(jid->domain()))) {
+                server_.addAccount(std::string(jid->local()), std::string(jid->domain()), spec.password);
+            }
+            variables_["${" + name + "'s JID}"] = std::string(jid->bareView());
+            variables_["${" + name + "'s full JID}"] = jid->str();
+        }
+        for (const Step& step : transcript_.steps) {
+            SCOPED_TRACE("line " + std::to_string(step.line) + ": " + step.client + " " + step.action);
+            execute(step);
+            if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure()) return;
+        }
+    }
+
+private:
+    std::string interpolate(std::string text) const {
+        for (const auto& [name, value] : variables_) {
+            for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
+                text.replace(at, name.size(), value);
+            }
+        }
+        return text;
+    }
+
+    void execute(const Step& step) {
+        const ClientSpec& spec = transcript_.clients.at(step.client);
+        auto jid = *Jid::parse(spec.jid);
+        if (step.action == "connects") {
+            auto client = std::make_unique<TestClient>(server_.requiredTlsPort());
+            const std::string full =
+                client->login(std::string(jid.local()), std::string(jid.domain()), spec.password, std::string(jid.resource()));
+            ASSERT_EQ(full, jid.str()) << step.client << " could not log in";
+            // Available presence, so that messages to the bare JID reach this resource.
+            client->send("<presence/>");
+            clients_[step.client] = std::move(client);
+            return;
+        }
+        TestClient& client = *clients_.at(step.client);
+        if (step.action == "sends") {
+            client.send(interpolate(step.body));
+        } else if (step.action == "receives") {
+            auto wrapper = xml::parseElement("<transcript xmlns='jabber:client'>" + interpolate(step.body) + "</transcript>");
+            ASSERT_TRUE(wrapper.element) << "the expected XML does not parse: " << step.body;
+            for (const xml::Element* expected : wrapper.element->children()) {
+                auto received = client.receive();
+                ASSERT_TRUE(received) << step.client << " received nothing, expected " << expected->toString("jabber:client");
+                auto difference = differs(*expected, *received);
+                ASSERT_FALSE(difference) << *difference << "\n  expected: " << expected->toString("jabber:client")
+                                         << "\n  received: " << received->toString("jabber:client");
+            }
+        } else if (step.action == "nothing") {
+            const std::string id = "transcript-nothing-" + std::to_string(step.line);
+            client.send("<iq type='get' id='" + id + "' to='" + std::string(jid.domain()) + "'><ping xmlns='urn:xmpp:ping'/></iq>");
+            auto received = client.receive();
+            ASSERT_TRUE(received) << "no answer to the ping";
+            ASSERT_EQ(received->attr("id"), id) << step.client << " received something unexpected: "
+                                                << received->toString("jabber:client");
+        } else if (step.action == "stream-error") {
+            EXPECT_EQ(client.streamErrorCondition(), step.body);
+            EXPECT_TRUE(client.waitForClose()) << "the server did not close the connection";
+        } else if (step.action == "disconnects") {
+            client.send("</stream:stream>");
+            EXPECT_TRUE(client.waitForClose());
+            clients_.erase(step.client);
+        }
+    }
+
+    const Transcript& transcript_;
+    TestServer server_;
+    std::map<std::string, std::unique_ptr<TestClient>> clients_;
+    std::map<std::string, std::string> variables_;
+};
+
+std::vector<std::filesystem::path> transcriptFiles() {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(PARLEY_TRANSCRIPTS_DIR)) {
+        if (entry.path().extension() == ".xmpp") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+class TranscriptTest : public ::testing::TestWithParam<std::filesystem::path> {};
+
+TEST_P(TranscriptTest, Runs) {
+    const Transcript transcript = parseTranscript(GetParam());
+    RecordProperty("title", transcript.title);
+    TranscriptRun(transcript).run();
+}
+
+INSTANTIATE_TEST_SUITE_P(All, TranscriptTest, ::testing::ValuesIn(transcriptFiles()),
+                         [](const ::testing::TestParamInfo<std::filesystem::path>& info) {
+                             std::string name = std::filesystem::relative(info.param, PARLEY_TRANSCRIPTS_DIR).replace_extension().string();
+                             for (char& c : name) {
+                                 if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+                             }
+                             return name;
+                         });
+
+}  // namespace
+}  // namespace parley::test
