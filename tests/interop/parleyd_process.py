@@ -1,0 +1,83 @@
+"""Starts a real parleyd on free loopback ports with a temporary configuration, for interop tests."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Parleyd:
+    def __init__(self, binary, registration="open", extra=""):
+        self.binary = binary
+        self.dir = tempfile.mkdtemp(prefix="parley-interop-")
+        self.port = free_port()
+        self.direct_port = free_port()
+        self.config = os.path.join(self.dir, "parley.toml")
+        with open(self.config, "w") as f:
+            f.write(f"""
+data_dir = "{self.dir}/var"
+log_level = "debug"
+threads = 2
+
+[[host]]
+domain = "localhost"
+registration = "{registration}"
+
+[[listener]]
+address = "127.0.0.1"
+port = {self.port}
+tls = "starttls"
+
+[[listener]]
+address = "127.0.0.1"
+port = {self.direct_port}
+tls = "direct"
+
+[storage]
+backend = "sqlite"
+{extra}
+""")
+        self.log = []
+        self.process = None
+
+    def start(self, timeout=30):
+        self.process = subprocess.Popen([self.binary, "--config", self.config], stderr=subprocess.PIPE,
+                                        stdout=subprocess.DEVNULL, text=True)
+        ready = threading.Event()
+
+        def pump():
+            for line in self.process.stderr:
+                self.log.append(line.rstrip())
+                if "serving localhost" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout) or self.process.poll() is not None:
+            raise RuntimeError("parleyd did not start:\n" + "\n".join(self.log))
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return self.process.returncode if self.process else None
+
+    def dump_log(self):
+        print("---- parleyd log ----")
+        for line in self.log[-200:]:
+            print(line)
