@@ -113,6 +113,16 @@ INSTANTIATE_TEST_SUITE_P(
         // RFC 5892 A.3: MIDDLE DOT between two 'l' (Catalan).
         ValidCase{"col\u00B7legi@d", "col\u00B7legi@d", "col\u00B7legi", "d", ""},
         ValidCase{"stra\u00DFe@d", "stra\u00DFe@d", "stra\u00DFe", "d", ""},
+        // The other RFC 5892 Appendix A contexts: ZWNJ between joining Arabic letters (A.1), ZWJ after a
+        // virama (A.2), KERAIA before Greek (A.4), GERESH after Hebrew (A.5), KATAKANA MIDDLE DOT with
+        // Katakana (A.7), Arabic-Indic digits on their own (A.8).
+        ValidCase{"\u0644\u200C\u0628@d", "\u0644\u200C\u0628@d", "\u0644\u200C\u0628", "d", ""},
+        ValidCase{"\u0915\u094D\u200D\u0937@d", "\u0915\u094D\u200D\u0937@d", "\u0915\u094D\u200D\u0937", "d",
+                  ""},
+        ValidCase{"\u0375\u03B1@d", "\u0375\u03B1@d", "\u0375\u03B1", "d", ""},
+        ValidCase{"\u05D0\u05F3@d", "\u05D0\u05F3@d", "\u05D0\u05F3", "d", ""},
+        ValidCase{"\u30AB\u30FB\u30AB@d", "\u30AB\u30FB\u30AB@d", "\u30AB\u30FB\u30AB", "d", ""},
+        ValidCase{"\u0628\u0661\u0662@d", "\u0628\u0661\u0662@d", "\u0628\u0661\u0662", "d", ""},
         // IDNA2008: U-labels are mapped and kept as U-labels; A-labels become U-labels.
         ValidCase{"user@\u00C9XAMPLE.com", "user@\u00E9xample.com", "user", "\u00E9xample.com", ""},
         ValidCase{"user@xn--xample-9ua.com", "user@\u00E9xample.com", "user", "\u00E9xample.com", ""},
@@ -122,6 +132,7 @@ INSTANTIATE_TEST_SUITE_P(
         ValidCase{"\u4F8B\u3048\u3002\u30C6\u30B9\u30C8", "\u4F8B\u3048.\u30C6\u30B9\u30C8", "",
                   "\u4F8B\u3048.\u30C6\u30B9\u30C8", ""},
         ValidCase{"\uFF25\uFF38\uFF21\uFF2D\uFF30\uFF2C\uFF25.com", "example.com", "", "example.com", ""},
+        ValidCase{"u@\uFF11\uFF12\uFF17\uFF0E0.0.1", "u@127.0.0.1", "u", "127.0.0.1", ""},
         ValidCase{"\u05E9\u05DC\u05D5\u05DD.com", "\u05E9\u05DC\u05D5\u05DD.com", "",
                   "\u05E9\u05DC\u05D5\u05DD.com", ""},
         // Resources: spaces, '@' and '/' are allowed; non-ASCII spaces become U+0020; no case or width
@@ -182,6 +193,15 @@ INSTANTIATE_TEST_SUITE_P(
         // ZERO WIDTH JOINER outside its context (RFC 5892 A.2), MIDDLE DOT outside "l·l" (A.3).
         InvalidCase{"a\u200Db@d", JidError::LocalpartInvalid},
         InvalidCase{"a\u00B7b@d", JidError::LocalpartInvalid},
+        InvalidCase{"a\u200Cb@d", JidError::LocalpartInvalid},
+        InvalidCase{"a\u0375b@d", JidError::LocalpartInvalid},
+        InvalidCase{"a\u05F3@d", JidError::LocalpartInvalid},
+        InvalidCase{"a\u30FBb@d", JidError::LocalpartInvalid},
+        InvalidCase{"\u0628\u0661\u06F2@d", JidError::LocalpartInvalid},
+        // Old Hangul jamo and ignorable code points are disallowed in both classes.
+        InvalidCase{"\u1100\u1161\u11A8x@d", JidError::LocalpartInvalid},
+        InvalidCase{"u@d/a\u115Fb", JidError::ResourceInvalid},
+        InvalidCase{"u@d/a\u00ADb", JidError::ResourceInvalid},
         InvalidCase{"\xC3@d", JidError::LocalpartInvalid},
         InvalidCase{"\xED\xA0\x80@d", JidError::LocalpartInvalid},
         InvalidCase{repeat("a", 1024) + "@d", JidError::LocalpartTooLong},
