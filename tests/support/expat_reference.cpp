@@ -2,9 +2,9 @@
 
 #include <expat.h>
 
+#include <strings.h>
 #include <algorithm>
 #include <cstring>
-#include <strings.h>
 #include <optional>
 
 namespace parley::xml::testing {
@@ -112,7 +112,8 @@ void XMLCALL onText(void* data, const XML_Char* text, int len) {
     const auto index = XML_GetCurrentByteIndex(s.parser);
     const bool reference = index >= 0 && static_cast<std::size_t>(index) < s.input.size() &&
                            s.input[static_cast<std::size_t>(index)] == '&';
-    const bool space = std::all_of(t.begin(), t.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+    const bool space = std::all_of(t.begin(), t.end(),
+                                   [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
     if (reference || !space) {
         reject(s, "character data at stream level");
     }
@@ -136,16 +137,20 @@ void XMLCALL onXmlDecl(void* data, const XML_Char* version, const XML_Char* enco
     }
 }
 
-void XMLCALL onComment(void* data, const XML_Char*) { reject(*static_cast<State*>(data), "comment"); }
+void XMLCALL onComment(void* data, const XML_Char*) {
+    reject(*static_cast<State*>(data), "comment");
+}
 void XMLCALL onPi(void* data, const XML_Char*, const XML_Char*) {
     reject(*static_cast<State*>(data), "processing instruction");
 }
-void XMLCALL onCdata(void* data) { reject(*static_cast<State*>(data), "CDATA section"); }
+void XMLCALL onCdata(void* data) {
+    reject(*static_cast<State*>(data), "CDATA section");
+}
 void XMLCALL onDoctype(void* data, const XML_Char*, const XML_Char*, const XML_Char*, int) {
     reject(*static_cast<State*>(data), "DOCTYPE");
 }
-void XMLCALL onEntityDecl(void* data, const XML_Char*, int, const XML_Char*, int, const XML_Char*, const XML_Char*,
-                          const XML_Char*, const XML_Char*) {
+void XMLCALL onEntityDecl(void* data, const XML_Char*, int, const XML_Char*, int, const XML_Char*,
+                          const XML_Char*, const XML_Char*, const XML_Char*) {
     reject(*static_cast<State*>(data), "entity declaration");
 }
 void XMLCALL onSkippedEntity(void* data, const XML_Char*, int) {
@@ -172,7 +177,8 @@ ReferenceOutcome parseStreamWithExpat(std::string_view input, bool isFinal) {
     // Report every complete element at once, like StreamParser (expat >= 2.6, backported by Debian).
     XML_SetReparseDeferralEnabled(s.parser, XML_FALSE);
 
-    const auto status = XML_Parse(s.parser, input.data(), static_cast<int>(input.size()), isFinal ? XML_TRUE : XML_FALSE);
+    const auto status =
+        XML_Parse(s.parser, input.data(), static_cast<int>(input.size()), isFinal ? XML_TRUE : XML_FALSE);
     if (status == XML_STATUS_ERROR && !s.closed && !s.rejected) {
         s.rejected = true;
         s.error = XML_ErrorString(XML_GetErrorCode(s.parser));
@@ -196,13 +202,15 @@ bool prefixRelated(const std::vector<StreamEvent>& a, const std::vector<StreamEv
 
 }  // namespace
 
-std::optional<std::string> differentialMismatch(std::string_view input, const std::vector<StreamEvent>& ours) {
+std::optional<std::string> differentialMismatch(std::string_view input,
+                                                const std::vector<StreamEvent>& ours) {
     const StreamFailure* failure = ours.empty() ? nullptr : std::get_if<StreamFailure>(&ours.back());
     std::vector<StreamEvent> oursBefore(ours.begin(), ours.end() - (failure ? 1 : 0));
     const ReferenceOutcome ref = parseStreamWithExpat(input, false);
     auto report = [&](std::string_view what) {
         return std::string(what) + "\nours:\n" + describe(ours) + "expat" +
-               (ref.rejected ? " (rejected: " + ref.error + ")" : std::string()) + ":\n" + describe(ref.events);
+               (ref.rejected ? " (rejected: " + ref.error + ")" : std::string()) + ":\n" +
+               describe(ref.events);
     };
     if (failure == nullptr) {
         if (ref.rejected) {

@@ -66,6 +66,9 @@ public:
     void setAttr(std::string_view name, std::string value, std::string_view ns = {});
     // Removes an attribute; returns whether it was there.
     bool removeAttr(std::string_view name, std::string_view ns = {});
+    // Replaces all attributes at once (the parser's path: no per-attribute search). The caller
+    // guarantees that no two attributes share a name and namespace.
+    void setAttributes(std::vector<Attribute> attributes) noexcept { attributes_ = std::move(attributes); }
     // xml:lang, or "" when absent.
     std::string_view lang() const noexcept { return findAttr("lang", kXmlNamespace) ? *findAttr("lang", kXmlNamespace) : std::string_view{}; }
 
