@@ -32,8 +32,10 @@ std::optional<std::u32string> enforceUsernameCaseMapped(std::u32string_view text
 // RFC 8265 §4.2 OpaqueString, enforcement: non-ASCII spaces to U+0020, NFC, FreeformClass membership.
 std::optional<std::u32string> enforceOpaqueString(std::u32string_view text);
 
-// RFC 8264 §7: the rules are applied again until the output is stable; if it is still changing after
-// three further applications the string is rejected. Wraps one of the two functions above.
+// Case mapping and normalization are not idempotent for every input. RFC 8266 §2.3 (nicknames) says to
+// reapply the rules until the output is stable and to reject a string still changing after three more
+// applications; we do the same here so that a prepared part always prepares to itself. Wraps one of
+// the two functions above.
 template <class Enforce>
 std::optional<std::u32string> enforceStable(std::u32string_view text, Enforce enforce) {
     std::optional<std::u32string> current = enforce(text);

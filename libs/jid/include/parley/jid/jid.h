@@ -15,7 +15,7 @@
 namespace parley {
 
 enum class JidError : std::uint8_t {
-    Empty,             // empty string, or an empty localpart/resourcepart where a separator was given
+    Empty,             // empty string, or an empty part where a separator was given ("@d", "u@", "d/")
     LocalpartInvalid,  // fails PRECIS UsernameCaseMapped (RFC 8265 §3.3) or contains "&'/:<>@
     LocalpartTooLong,  // more than 1023 octets after preparation (RFC 7622 §3.3)
     DomainInvalid,     // not a valid IDNA2008 domain name or IP literal (RFC 7622 §3.2)
