@@ -79,7 +79,9 @@ struct Success {
     std::string username;
     std::string authzid;
 };
-/// Authentication failed; `text` is a hint for people (for SCRAM the RFC 5802 server-error-value).
+/// Authentication failed. `text` is a hint for people and logs (for SCRAM it starts with the RFC 5802
+/// server-error-value where one fits, e.g. "channel-bindings-dont-match"). It never tells an unknown
+/// user from a wrong password: both are NotAuthorized "invalid-proof".
 struct Fail {
     Failure failure;
     std::string text;
