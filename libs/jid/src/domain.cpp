@@ -401,4 +401,37 @@ std::optional<JidError> appendDomain(std::string_view domain, std::string& out) 
     return std::nullopt;
 }
 
+std::optional<JidError> appendDomainAscii(std::string_view domain, std::string& out) {
+    std::string prepared;
+    if (const std::optional<JidError> error = appendDomain(domain, prepared)) {
+        return error;
+    }
+    if (isAscii(prepared)) {
+        out += prepared;
+        return std::nullopt;
+    }
+    // Every label of a prepared domain is LDH or a valid U-label, so lookup only converts.
+    for (std::size_t start = 0;;) {
+        std::size_t end = prepared.find('.', start);
+        if (end == std::string::npos) {
+            end = prepared.size();
+        }
+        const std::string label = prepared.substr(start, end - start);
+        if (isAscii(label)) {
+            out += label;
+        } else {
+            Result<std::string, JidError> aLabel = lookupLabel(label);
+            if (!aLabel) {
+                return aLabel.error();
+            }
+            out += *aLabel;
+        }
+        if (end == prepared.size()) {
+            return std::nullopt;
+        }
+        out.push_back('.');
+        start = end + 1;
+    }
+}
+
 }  // namespace parley::detail

@@ -166,4 +166,8 @@ Result<std::string, JidError> prepareResource(std::string_view resource) {
     return prepareOne(resource, detail::appendResource);
 }
 
+Result<std::string, JidError> domainToAscii(std::string_view domain) {
+    return prepareOne(domain, detail::appendDomainAscii);
+}
+
 }  // namespace parley

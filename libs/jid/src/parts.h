@@ -22,5 +22,6 @@ inline constexpr std::size_t kMaxRawPartOctets = 4 * kMaxPartOctets;
 std::optional<JidError> appendLocalpart(std::string_view localpart, std::string& out);
 std::optional<JidError> appendDomain(std::string_view domain, std::string& out);
 std::optional<JidError> appendResource(std::string_view resource, std::string& out);
+std::optional<JidError> appendDomainAscii(std::string_view domain, std::string& out);
 
 }  // namespace parley::detail

@@ -344,6 +344,15 @@ TEST(jid, PreparationFunctions) {
     EXPECT_EQ(prepareResource("").error(), JidError::Empty);
 }
 
+TEST(jid, DomainToAsciiGivesALabels) {
+    EXPECT_EQ(*domainToAscii("Example.COM."), "example.com");
+    EXPECT_EQ(*domainToAscii("b\u00FCcher.example"), "xn--bcher-kva.example");
+    EXPECT_EQ(*domainToAscii("\u00C9XAMPLE.com"), "xn--xample-9ua.com");
+    EXPECT_EQ(*domainToAscii("[::1]"), "[::1]");
+    EXPECT_EQ(*domainToAscii("my_host.\u4F8B\u3048\u3002"), "my_host.xn--r8jz45g");
+    EXPECT_EQ(domainToAscii("a@b").error(), JidError::DomainInvalid);
+}
+
 TEST(jid, ErrorsHaveDistinctDescriptions) {
     const JidError all[] = {JidError::Empty,          JidError::LocalpartInvalid, JidError::LocalpartTooLong,
                             JidError::DomainInvalid,  JidError::DomainTooLong,    JidError::ResourceInvalid,

@@ -73,6 +73,9 @@ class Jid {
 Result<std::string, JidError> prepareLocalpart(std::string_view localpart);
 Result<std::string, JidError> prepareDomain(std::string_view domain);
 Result<std::string, JidError> prepareResource(std::string_view resource);
+// The ASCII form of a domainpart for DNS and TLS name checks: every U-label becomes its A-label
+// (RFC 5891 §5). Takes any domainpart, prepared or not; Jid::domain() stores U-labels.
+Result<std::string, JidError> domainToAscii(std::string_view domain);
 
 }  // namespace parley
 
