@@ -16,7 +16,7 @@ namespace parley::xml::detail {
 
 // Byte classes used by the lexer's scanning loops. Bytes >= 0x80 count as name bytes: the UTF-8
 // validator has already checked them, and a name containing them is checked code point by code
-// point (isValidQName) when the name is complete.
+// point (NameCheck) as it arrives.
 enum : std::uint8_t {
     kSpace = 1,      // XML 1.0 §2.3 S: space, tab, CR, LF
     kNameByte = 2,   // may appear in a name (provisional for bytes >= 0x80)
@@ -110,39 +110,6 @@ inline std::uint32_t decodeValidUtf8(std::string_view s, std::size_t& i) noexcep
     return cp;
 }
 
-// Namespaces in XML 1.0 §4 QName, code point by code point. `s` must be valid UTF-8.
-inline bool isValidQNameSlow(std::string_view s) noexcept {
-    bool atStart = true;
-    bool sawColon = false;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        if (b < 0x80 && b != ':') {
-            // ASCII: one table lookup (nearly every XMPP name).
-            if ((kByteClass[b] & (atStart ? kNcStart : kNcChar)) == 0) {
-                return false;
-            }
-            atStart = false;
-            ++i;
-            continue;
-        }
-        const std::uint32_t c = decodeValidUtf8(s, i);
-        if (c == ':') {
-            if (sawColon || atStart) {
-                return false;
-            }
-            sawColon = true;
-            atStart = true;
-            continue;
-        }
-        if (atStart ? !isNcNameStartChar(c) : !isNcNameChar(c)) {
-            return false;
-        }
-        atStart = false;
-    }
-    return !atStart;
-}
-
 // The first byte in [p, end) that may end a run of attribute value characters: a quote, '&', '<',
 // or a byte <= 0x0D (tab, LF, CR; other controls never get here, the validator rejects them).
 inline const char* findValueStop(const char* p, const char* end) noexcept {
@@ -195,35 +162,58 @@ inline const char* findTextStop(const char* p, const char* end) noexcept {
     return p;
 }
 
-// Namespaces in XML 1.0 §4 QName: NCName or NCName ':' NCName. `s` must be valid UTF-8. ASCII
-// names (nearly every XMPP name) take one table lookup per byte.
-inline bool isValidQName(std::string_view s) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    const auto* const end = p + s.size();
-    for (int part = 0; part < 2; ++part) {
-        if (p == end || *p >= 0x80) {
-            return p != end && isValidQNameSlow(s);
+// Incremental QName check: a bad name is reported at its first bad character, even before the rest
+// of it arrives (as expat does), and each byte is looked at once however the name is split.
+class NameCheck {
+  public:
+    void reset() noexcept { *this = NameCheck(); }
+    // Checks the complete code points of name[checked..]; false at the first one that cannot be
+    // part of a QName here.
+    bool advance(std::string_view name) noexcept {
+        std::size_t i = checked_;
+        while (i < name.size()) {
+            const auto b = static_cast<unsigned char>(name[i]);
+            std::uint32_t c = b;
+            std::size_t next = i + 1;
+            if (b >= 0x80) {
+                const std::size_t len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+                if (i + len > name.size()) {
+                    break;  // the rest of this character has not arrived yet
+                }
+                next = i;
+                c = decodeValidUtf8(name, next);
+            } else if (b != ':') {
+                if ((kByteClass[b] & (atStart_ ? kNcStart : kNcChar)) == 0) {
+                    return false;
+                }
+                atStart_ = false;
+                i = next;
+                continue;
+            }
+            if (c == ':') {
+                if (sawColon_ || atStart_) {
+                    return false;
+                }
+                sawColon_ = true;
+                atStart_ = true;
+            } else if (atStart_ ? !isNcNameStartChar(c) : !isNcNameChar(c)) {
+                return false;
+            } else {
+                atStart_ = false;
+            }
+            i = next;
         }
-        if ((kByteClass[*p] & kNcStart) == 0) {
-            return false;
-        }
-        ++p;
-        while (p != end && (kByteClass[*p] & kNcChar) != 0) {
-            ++p;
-        }
-        if (p == end) {
-            return true;
-        }
-        if (*p >= 0x80) {
-            return isValidQNameSlow(s);
-        }
-        if (*p != ':' || part == 1) {
-            return false;
-        }
-        ++p;
+        checked_ = static_cast<std::uint32_t>(i);
+        return true;
     }
-    return false;
-}
+    // The name is complete: neither empty nor ending with ':'.
+    bool complete() const noexcept { return !atStart_; }
+
+  private:
+    std::uint32_t checked_ = 0;
+    bool atStart_ = true;
+    bool sawColon_ = false;
+};
 
 inline void appendUtf8(std::string& out, std::uint32_t cp) {
     if (cp < 0x80) {

@@ -326,6 +326,7 @@ class Parser {
     std::array<char, 6> refName_{};
     std::uint32_t refValue_ = 0;
     Utf8Validator utf8_;
+    NameCheck nameCheck_;        // the element, attribute or end tag name being read
     std::size_t unitBytes_ = 0;  // bytes of the header or of the current top-level element
     std::size_t depth_ = 0;      // open elements inside the current top-level element
     std::size_t attrCount_ = 0;  // attributes (declarations included) of the start tag being read
@@ -582,6 +583,7 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                     }
                     ++p;
                     work_->tok.clear();
+                    nameCheck_.reset();
                     lx_ = Lx::EndName;
                 } else if (c == '!') {
                     failAt(ParseError::RestrictedXml, p,
@@ -603,6 +605,7 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                     work_->tok.clear();
                     work_->attrs.clear();
                     attrCount_ = 0;
+                    nameCheck_.reset();
                     lx_ = Lx::StartName;
                     if (mode_ == Mode::Header && documentMode_) {
                         mode_ = Mode::Element;  // the root element of a document counts as an element
@@ -646,15 +649,19 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                     ++p;
                 }
                 tok.append(start, static_cast<std::size_t>(p - start));
+                if (!nameCheck_.advance(tok)) {
+                    failAt(ParseError::NotWellFormed, p, "invalid element name " + quoted(tok));
+                    return;
+                }
                 if (p == lim) {
+                    return;
+                }
+                if (!nameCheck_.complete()) {
+                    failAt(ParseError::NotWellFormed, p, "invalid or missing element name " + quoted(tok));
                     return;
                 }
                 const char c = *p++;
                 if (lx_ == Lx::EndName) {
-                    if (tok.empty()) {
-                        failAt(ParseError::NotWellFormed, p - 1, "an end tag without a name");
-                        return;
-                    }
                     if (c == '>') {
                         finishEndTag();
                         if (mode_ != startMode) {
@@ -716,6 +723,7 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                         attrs.reserve(4);
                     }
                     attrs.emplace_back();
+                    nameCheck_.reset();
                     lx_ = Lx::AttrName;
                 } else {
                     failAt(ParseError::NotWellFormed, p, "unexpected character in a start tag");
@@ -730,7 +738,15 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                     ++p;
                 }
                 name.append(start, static_cast<std::size_t>(p - start));
+                if (!nameCheck_.advance(name)) {
+                    failAt(ParseError::NotWellFormed, p, "invalid attribute name " + quoted(name));
+                    return;
+                }
                 if (p == lim) {
+                    return;
+                }
+                if (!nameCheck_.complete()) {
+                    failAt(ParseError::NotWellFormed, p, "invalid attribute name " + quoted(name));
                     return;
                 }
                 const char c = *p++;
@@ -903,6 +919,13 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
             }
             case Lx::RefName: {
                 while (p < lim && hasClass(*p, kNameByte)) {
+                    if (static_cast<unsigned char>(*p) >= 0x80) {
+                        // Only the five predefined entities exist, and they are ASCII.
+                        failAt(
+                            ParseError::RestrictedXml, p,
+                            "an entity reference other than &amp; &lt; &gt; &apos; &quot; (RFC 6120 §11.1)");
+                        return;
+                    }
                     if (refLen_ < refName_.size()) {
                         refName_[refLen_] = *p;
                     }
@@ -1116,10 +1139,6 @@ void Parser::finishXmlDecl() {
 void Parser::finishStartTag(bool empty, const StreamLimits& limits) {
     Work& w = *work_;
     const bool header = mode_ == Mode::Header;  // the stream header (document mode never gets here)
-    if (!isValidQName(w.tok)) {
-        fail(ParseError::NotWellFormed, "invalid element name " + quoted(w.tok));
-        return;
-    }
     if (!header && depth_ + 1 > limits.maxDepth) {
         fail(ParseError::TooDeep,
              "elements are nested more than " + std::to_string(limits.maxDepth) + " deep");
@@ -1135,10 +1154,6 @@ void Parser::finishStartTag(bool empty, const StreamLimits& limits) {
     std::size_t declarations = 0;
     for (std::size_t i = 0; i < attrs.size(); ++i) {
         Attribute& a = attrs[i];
-        if (!isValidQName(a.name)) {
-            fail(ParseError::NotWellFormed, "invalid attribute name " + quoted(a.name));
-            return;
-        }
         if (!isDeclaration(a.name)) {
             continue;
         }

@@ -372,6 +372,12 @@ TEST(StreamParser, WellFormedness) {
         {"<\xC3\xA9l\xC3\xA8ve/>", std::nullopt},     // élève
         {"<a\xC2\xB7/>", std::nullopt},               // U+00B7 may follow the first character
         {"<\xC2\xB7/>", ParseError::NotWellFormed},   // but not start a name
+        // Names are judged at their first bad character, before the tag is complete (as expat does).
+        {"<a:b:c", ParseError::NotWellFormed},
+        {"<a\xC3\x97", ParseError::NotWellFormed},
+        {"<a b:c:d", ParseError::NotWellFormed},
+        {"<a><b></1", ParseError::NotWellFormed},
+        {"<a>&\xC3\xA9", ParseError::RestrictedXml},
         {"<a/ >", ParseError::NotWellFormed},
         {"<a></>", ParseError::NotWellFormed},
         {"<a></ a>", ParseError::NotWellFormed},
