@@ -32,7 +32,7 @@ asio::awaitable<Observed> observe(WorkerThread* worker) {
     co_return observed;
 }
 
-TEST(WorkerThread, RunsTheJobOnTheWorkerAndResumesTheCaller) {
+TEST(StorageWorkerThread, RunsTheJobOnTheWorkerAndResumesTheCaller) {
     WorkerThread worker;
     asio::io_context io;
     const Observed observed = runSync(io, observe(&worker));
@@ -46,7 +46,7 @@ asio::awaitable<Result<int, StorageError>> runCounted(WorkerThread* worker, int*
     co_return co_await worker->runOnWorker([runs]() -> Result<int, StorageError> { return ++*runs; });
 }
 
-TEST(WorkerThread, AfterStopJobsDoNotRunAndAreUnavailable) {
+TEST(StorageWorkerThread, AfterStopJobsDoNotRunAndAreUnavailable) {
     WorkerThread worker;
     worker.stop();
     worker.stop();  // idempotent
@@ -58,7 +58,7 @@ TEST(WorkerThread, AfterStopJobsDoNotRunAndAreUnavailable) {
     EXPECT_EQ(runs, 0);
 }
 
-TEST(WorkerThread, JobsRunInOrderAndStopFinishesThem) {
+TEST(StorageWorkerThread, JobsRunInOrderAndStopFinishesThem) {
     WorkerThread worker;
     asio::io_context io;
     int runs = 0;  // touched only on the worker, one job at a time

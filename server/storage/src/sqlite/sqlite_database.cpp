@@ -86,7 +86,9 @@ SqliteStatement::~SqliteStatement() {
 
 SqliteStatement& SqliteStatement::bindText(int index, std::string_view text) {
     // SQLITE_STATIC: the caller's strings outlive the statement's use; bindings are cleared on reset.
-    int rc = sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+    // A null pointer would bind NULL instead of an empty string.
+    const char* data = text.empty() ? "" : text.data();
+    int rc = sqlite3_bind_text64(statement_, index, data, text.size(), SQLITE_STATIC, SQLITE_UTF8);
     if (rc != SQLITE_OK && bindError_ == SQLITE_OK) {
         bindError_ = rc;
     }
