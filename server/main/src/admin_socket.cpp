@@ -98,18 +98,19 @@ std::string AdminSocket::execute(Server& server, const std::string& command) {
     return "error: unknown command '" + command + "'\n";
 }
 
-Result<std::string, std::string> adminRequest(const std::filesystem::path& socketPath, const std::string& command) {
+Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath, const std::string& command) {
     asio::io_context context;
     local::stream_protocol::socket socket(context);
     boost::system::error_code ec;
     socket.connect(local::stream_protocol::endpoint(socketPath.string()), ec);
-    if (ec) return std::string("no running parleyd answers on " + socketPath.string() + " (" + ec.message() + ")");
+    if (ec) return AdminError{"no running parleyd answers on " + socketPath.string() + " (" + ec.message() + ")"};
     asio::write(socket, asio::buffer(command + "\n"), ec);
-    if (ec) return std::string("cannot send to parleyd: " + ec.message());
+    if (ec) return AdminError{"cannot send to parleyd: " + ec.message()};
     std::string reply;
     asio::read(socket, asio::dynamic_buffer(reply), ec);
-    if (ec && ec != asio::error::eof) return std::string("cannot read from parleyd: " + ec.message());
-    return reply;
+    if (ec && ec != asio::error::eof) return AdminError{"cannot read from parleyd: " + ec.message()};
+    // in_place_value: AdminError is constructible from a string too (C++20 aggregate init).
+    return Result<std::string, AdminError>(boost::system::in_place_value, std::move(reply));
 }
 
 }  // namespace parley::server

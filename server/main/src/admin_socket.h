@@ -27,7 +27,11 @@ private:
     std::shared_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
 };
 
+struct AdminError {
+    std::string message;
+};
+
 // Client side for parleyctl: sends one command, returns the reply, or an error if no server listens.
-Result<std::string, std::string> adminRequest(const std::filesystem::path& socketPath, const std::string& command);
+Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath, const std::string& command);
 
 }  // namespace parley::server

@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
     if (command == "sessions" || command == "status") {
         auto reply = adminRequest(socketPath, command);
         if (!reply) {
-            std::cerr << "parleyctl: " << reply.error() << "\n";
+            std::cerr << "parleyctl: " << reply.error().message << "\n";
             return command == "status" ? 3 : 1;
         }
         if (command == "status") std::cout << "parleyd is running\n";
@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
             std::cerr << "parleyctl: " << jid->domain() << " is not a host in the configuration\n";
             return std::nullopt;
         }
-        return jid;
+        return *jid;
     };
 
     int status = 0;
