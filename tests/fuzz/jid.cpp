@@ -48,6 +48,14 @@ void checkJid(const parley::Jid& jid) {
     }
     const parley::Result<std::string, parley::JidError> domain = parley::prepareDomain(jid.domain());
     check(domain.has_value() && *domain == jid.domain());
+    // The A-label form is ASCII and prepares back to the same U-label form.
+    const parley::Result<std::string, parley::JidError> ascii = parley::domainToAscii(jid.domain());
+    check(ascii.has_value());
+    for (const char c : *ascii) {
+        check(static_cast<unsigned char>(c) < 0x80);
+    }
+    const parley::Result<std::string, parley::JidError> fromAscii = parley::prepareDomain(*ascii);
+    check(fromAscii.has_value() && *fromAscii == jid.domain());
     if (jid.hasResource()) {
         const parley::Result<std::string, parley::JidError> resource =
             parley::prepareResource(jid.resource());
