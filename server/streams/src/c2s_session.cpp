@@ -140,7 +140,11 @@ asio::awaitable<void> C2sSession::run() {
         const Parked was = std::exchange(parked_, Parked::None);
         if (ec == asio::error::operation_aborted) continue;  // woken: new output, a close, or a timeout
         if (ec) break;
-        if (was == Parked::Reading && !co_await readAvailable()) break;
+        // GCC 12 miscompiles co_await inside conditions; keep every co_await a plain statement.
+        if (was == Parked::Reading) {
+            const bool open = co_await readAvailable();
+            if (!open) break;
+        }
     }
     finish();
 }
@@ -240,7 +244,8 @@ asio::awaitable<bool> C2sSession::flushFully() {
     while (true) {
         if (!flush()) co_return false;
         if (out_.empty()) co_return true;
-        if (co_await connection_.waitWritable()) co_return false;
+        const net::error_code ec = co_await connection_.waitWritable();
+        if (ec) co_return false;
     }
 }
 
@@ -498,7 +503,8 @@ asio::awaitable<void> C2sSession::handleStartTls() {
         co_return;
     }
     out_.append("<proceed xmlns='").append(ns::kTls).append("'/>");
-    if (!co_await flushFully()) {
+    const bool flushed = co_await flushFully();
+    if (!flushed) {
         state_ = State::Closed;
         co_return;
     }
