@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "parley/storage/storage.h"
+#include "sqlite/sqlite_database.h"
 #include "sqlite/sqlite_migrations.h"
+#include "sqlite/sqlite_storage.h"
 #include "test_support.h"
 
 namespace parley::storage::test {
@@ -251,6 +253,41 @@ TEST_F(SqliteStorageTest, EmptyPathIsAClearOpenError) {
     auto storage = openStorage({.backend = "sqlite"});
     ASSERT_FALSE(storage);
     EXPECT_NE(storage.error().message.find("storage.path"), std::string::npos) << storage.error().message;
+}
+
+TEST(SqliteErrorMapping, ConstraintIsAlreadyExistsAndEverythingElseUnavailable) {
+    EXPECT_EQ(toStorageError(SQLITE_CONSTRAINT_PRIMARYKEY), StorageError::AlreadyExists);
+    EXPECT_EQ(toStorageError(SQLITE_CONSTRAINT_UNIQUE), StorageError::AlreadyExists);
+    for (int code : {SQLITE_FULL, SQLITE_IOERR, SQLITE_IOERR_WRITE, SQLITE_IOERR_FSYNC, SQLITE_CANTOPEN,
+                     SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_BUSY, SQLITE_READONLY, SQLITE_NOMEM}) {
+        EXPECT_EQ(toStorageError(code), StorageError::Unavailable) << sqlite3_errstr(code);
+    }
+}
+
+TEST_F(SqliteStorageTest, FullDiskIsUnavailableAndLeavesNoHalfWrittenAccount) {
+    auto storage = open();
+    auto* sqlite = dynamic_cast<SqliteStorage*>(storage.get());
+    ASSERT_NE(sqlite, nullptr);
+    // The database may not grow past its current size: the next page it needs fails with SQLITE_FULL.
+    auto limited = run(sqlite->workerForTest().runOnWorker([db = &sqlite->databaseForTest()] {
+        return db->execute("PRAGMA max_page_count = 1") == SQLITE_OK ? Result<void, StorageError>{}
+                                                                     : StorageError::Unavailable;
+    }));
+    ASSERT_TRUE(limited);
+
+    auto stored = run(storage->keyValue().set("example.org", "juliet", "s", "k", std::string(1 << 20, 'x')));
+    ASSERT_FALSE(stored);
+    EXPECT_EQ(stored.error(), StorageError::Unavailable);
+
+    // The account row would fit, its large credential would not: nothing of it stays.
+    Account big = account("example.org", "romeo");
+    big.credentials[0].salt = std::string(1 << 20, 's');
+    auto created = run(storage->accounts().createAccount(big));
+    ASSERT_FALSE(created);
+    EXPECT_EQ(created.error(), StorageError::Unavailable);
+    auto found = run(storage->accounts().findAccount("example.org", "romeo"));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(*found, std::nullopt);
 }
 
 asio::awaitable<Result<void, StorageError>> setValue(Storage* storage, int index) {

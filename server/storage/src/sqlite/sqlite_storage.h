@@ -55,6 +55,11 @@ class SqliteStorage final : public Storage {
     KeyValueStore& keyValue() override { return keyValue_; }
     void close() override;
 
+    // For tests that change the connection (e.g. PRAGMA max_page_count to simulate a full disk): use
+    // the database only from jobs run on the worker.
+    WorkerThread& workerForTest() noexcept { return worker_; }
+    SqliteDatabase& databaseForTest() noexcept { return *db_; }
+
   private:
     std::mutex closeMutex_;               // close() and the destructor may race
     std::unique_ptr<SqliteDatabase> db_;  // reset by close(), after the worker has stopped
