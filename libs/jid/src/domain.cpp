@@ -55,10 +55,24 @@ bool isAscii(std::string_view text) {
     return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
+// "xn--" in any case (RFC 5890 §2.3.1); the hyphens are tested first, as they are rare.
 bool startsWithAcePrefix(std::string_view label) {
-    return label.size() >= 4 && asciiLower(static_cast<unsigned char>(label[0])) == 'x' &&
-           asciiLower(static_cast<unsigned char>(label[1])) == 'n' && label[2] == '-' && label[3] == '-';
+    return label.size() >= 4 && label[2] == '-' && label[3] == '-' &&
+           asciiLower(static_cast<unsigned char>(label[0])) == 'x' &&
+           asciiLower(static_cast<unsigned char>(label[1])) == 'n';
 }
+
+// For the fast path: the lower-cased octet for label characters, '.' for the dot, 0 for the rest.
+constexpr std::array<char, 256> kHostNameLower = [] {
+    std::array<char, 256> table{};
+    for (std::size_t c = 0; c < 256; ++c) {
+        if ((kDomainChar[c] & kLabelChar) != 0) {
+            table[c] = kAsciiLower[c];
+        }
+    }
+    table['.'] = '.';
+    return table;
+}();
 
 enum class Label : std::uint8_t { Ok, Invalid, TooLong, NeedsIdna };
 
@@ -106,27 +120,27 @@ Label appendAsciiHostName(std::string_view name, std::string& out) {
     out.append(name);
     char* const lowered = out.data() + start;
     std::size_t labelStart = 0;
-    for (std::size_t i = 0; i <= name.size(); ++i) {
-        if (i < name.size()) {
-            const auto c = static_cast<unsigned char>(name[i]);
-            if ((kDomainChar[c] & kLabelChar) != 0) {
-                lowered[i] = asciiLower(c);
-                continue;
-            }
-            if (c != '.') {
-                out.resize(start);
-                return c >= 0x80 ? Label::NeedsIdna : Label::Invalid;
-            }
-            lowered[i] = '.';
-        }
-        const Label label = checkAsciiLabel(std::string_view(lowered + labelStart, i - labelStart));
-        if (label != Label::Ok) {
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        const char c = kHostNameLower[static_cast<unsigned char>(name[i])];
+        if (c == 0) {
             out.resize(start);
-            return label;
+            return static_cast<unsigned char>(name[i]) >= 0x80 ? Label::NeedsIdna : Label::Invalid;
         }
-        labelStart = i + 1;
+        lowered[i] = c;
+        if (c == '.') {
+            const Label label = checkAsciiLabel(std::string_view(lowered + labelStart, i - labelStart));
+            if (label != Label::Ok) {
+                out.resize(start);
+                return label;
+            }
+            labelStart = i + 1;
+        }
     }
-    return Label::Ok;
+    const Label last = checkAsciiLabel(std::string_view(lowered + labelStart, name.size() - labelStart));
+    if (last != Label::Ok) {
+        out.resize(start);
+    }
+    return last;
 }
 
 // RFC 7622 §3.2: IP-literal as in RFC 3986 §3.2.2 (IPv6 only; IPvFuture and zone identifiers are not
@@ -395,7 +409,8 @@ std::optional<JidError> appendDomain(std::string_view domain, std::string& out) 
         return JidError::DomainTooLong;
     }
     // Checked on the result, so that "１２７．０．０．１" and "127.0.0.1" are treated alike.
-    if (isDigitsAndDots(prepared) && !isIpv4Address(prepared)) {
+    if ((kDomainChar[static_cast<unsigned char>(prepared.back())] & kDigit) != 0 &&
+        isDigitsAndDots(prepared) && !isIpv4Address(prepared)) {
         return JidError::DomainInvalid;
     }
     return std::nullopt;
