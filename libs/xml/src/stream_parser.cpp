@@ -905,8 +905,7 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                     refValue_ = 0;
                     refDigits_ = false;
                     lx_ = Lx::RefNum;
-                } else if (hasClass(c, kAsciiAlpha) || c == '_' || c == ':' ||
-                           static_cast<unsigned char>(c) >= 0x80) {
+                } else if (hasClass(c, kNcStart) || static_cast<unsigned char>(c) >= 0x80) {
                     refLen_ = 0;
                     lx_ = Lx::RefName;
                 } else {
@@ -919,6 +918,11 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
             }
             case Lx::RefName: {
                 while (p < lim && hasClass(*p, kNameByte)) {
+                    if (*p == ':') {
+                        // Namespaces in XML §7: entity names contain no colon.
+                        failAt(ParseError::NotWellFormed, p, "':' in an entity reference");
+                        return;
+                    }
                     if (static_cast<unsigned char>(*p) >= 0x80) {
                         // Only the five predefined entities exist, and they are ASCII.
                         failAt(

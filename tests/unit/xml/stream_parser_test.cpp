@@ -378,6 +378,8 @@ TEST(StreamParser, WellFormedness) {
         {"<a b:c:d", ParseError::NotWellFormed},
         {"<a><b></1", ParseError::NotWellFormed},
         {"<a>&\xC3\xA9", ParseError::RestrictedXml},
+        {"<a>&apos:x", ParseError::NotWellFormed},
+        {"<a>&:x;</a>", ParseError::NotWellFormed},
         {"<a/ >", ParseError::NotWellFormed},
         {"<a></>", ParseError::NotWellFormed},
         {"<a></ a>", ParseError::NotWellFormed},
