@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <string>
@@ -105,6 +106,40 @@ TEST_F(Tls, HandshakesTls13AndCarriesDataBothWays) {
     test::WriteStats stats;
     transfer(*pair.client, *pair.server, "<stream:stream to='a.example'>", &stats);
     transfer(*pair.server, *pair.client, "<stream:stream from='a.example'>", &stats);
+}
+
+asio::awaitable<void> waitReadable(Connection* connection, std::optional<error_code>* result) {
+    const error_code ec = co_await connection->waitReadable();
+    *result = ec;
+}
+
+TEST_F(Tls, ReadWithoutDataReturnsZeroAndWaitCompletesAtOnceForBufferedBytes) {
+    auto pair = makePair(io_);
+    establish(pair, client_.get(), "a.example");
+    std::array<char, 10> small{};
+    auto nothing = pair.client->readSome(small);
+    ASSERT_TRUE(nothing.has_value()) << nothing.error().message();
+    EXPECT_EQ(*nothing, 0u);
+
+    test::WriteStats stats;
+    std::string record(100, 'r');  // one record; the client takes it 10 bytes at a time
+    std::optional<error_code> firstTen;
+    std::string received;
+    spawn(io_, test::writeAll(pair.server.get(), record, &stats, &firstTen));
+    ASSERT_TRUE(runBounded(io_));
+    std::optional<error_code> read;
+    spawn(io_, test::readExactly(pair.client.get(), 10, &received, &read));
+    ASSERT_TRUE(runBounded(io_));
+    ASSERT_EQ(received.size(), 10u);
+    // The socket is drained, but OpenSSL holds 90 decrypted bytes: the wait must not suspend.
+    std::optional<error_code> ready;
+    spawn(io_, waitReadable(pair.client.get(), &ready));
+    io_.restart();
+    io_.poll();
+    EXPECT_EQ(ready, error_code{});
+    auto rest = pair.client->readSome(std::span<char>(small));
+    ASSERT_TRUE(rest.has_value());
+    EXPECT_EQ(*rest, 10u);
 }
 
 TEST_F(Tls, MegabyteBothWaysWithPartialWrites) {
