@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Interop: python3-slixmpp registers an account in-band (XEP-0077), logs in over STARTTLS with
 SCRAM-SHA-256, binds, and gets the right answers to iqs (ping, version, disco#info, an unknown
 namespace). A second client then logs in with the new account and exchanges a message with the first.
@@ -6,6 +6,7 @@ namespace). A second client then logs in with the new account and exchanges a me
 usage: slixmpp_basic.py PATH_TO_PARLEYD
 """
 import asyncio
+import os
 import logging
 import ssl
 import sys
@@ -40,6 +41,9 @@ class Registrar(slixmpp.ClientXMPP):
         self.register_plugin("xep_0092")
         self.register_plugin("xep_0199")
         self["xep_0077"].force_registration = True
+        # COMPAT: slixmpp 1.8.3 holds back every stanza sent before its session starts, including the
+        # XEP-0077 iqs its own plugin sends before authentication; this lets them through.
+        self._always_send_everything = True
         self.add_event_handler("register", self.on_register)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("failed_auth", lambda *_: self.done.set_result("auth failed"))
@@ -140,7 +144,7 @@ async def scenario(port):
 
 
 def main():
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("PARLEY_INTEROP_DEBUG") else logging.WARNING)
     server = Parleyd(sys.argv[1]).start()
     try:
         asyncio.get_event_loop().run_until_complete(asyncio.wait_for(scenario(server.port), 180))

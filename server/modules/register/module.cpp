@@ -67,9 +67,12 @@ private:
     // Derives the SCRAM credentials off the network loop (three PBKDF2 runs).
     asio::awaitable<std::vector<sasl::ScramCredential>> derive(std::string password) {
         const std::uint32_t iterations = context_->config().scramIterations;
-        co_return co_await offload(context_->cpuPool(), [password = std::move(password), iterations] {
+        // A named lambda: GCC 12 destroys a capturing lambda temporary inside co_await twice (STYLE.md).
+        auto work = [password = std::move(password), iterations] {
             return sasl::deriveAllScramCredentials(password, iterations);
-        });
+        };
+        auto credentials = co_await offload(context_->cpuPool(), std::move(work));
+        co_return credentials;
     }
 
     bool rateLimited(const asio::ip::address& address) {

@@ -631,14 +631,16 @@ asio::awaitable<void> C2sSession::driveSasl() {
             // PLAIN costs one PBKDF2; it runs off the network loop, and an unknown user costs the same
             // as a wrong password (RFC 6120 §13.11).
             const std::string password = check->password;
-            const bool ok = co_await offload(core_.cpuPool(), [credential, password, secret = core_.credentialSecret(),
-                                                                iterations = core_.config().scramIterations]() {
+            // A named lambda: GCC 12 destroys a capturing lambda temporary inside co_await twice.
+            auto verify = [credential, password, secret = core_.credentialSecret(),
+                          iterations = core_.config().scramIterations]() {
                 if (credential) return sasl::verifyPassword(*credential, password);
                 auto fake = sasl::deriveScramCredential(sasl::HashAlgorithm::Sha256, secret, "unknown-user-salt",
                                                         iterations);
                 (void)sasl::verifyPassword(fake, password);
                 return false;
-            });
+            };
+            const bool ok = co_await offload(core_.cpuPool(), std::move(verify));
             pendingStep_ = mechanism_->providePasswordCheck(ok && credential.has_value());
             continue;
         }
