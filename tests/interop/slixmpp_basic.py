@@ -46,7 +46,7 @@ class Registrar(slixmpp.ClientXMPP):
         self._always_send_everything = True
         self.add_event_handler("register", self.on_register)
         self.add_event_handler("session_start", self.on_start)
-        self.add_event_handler("failed_auth", lambda *_: self.done.set_result("auth failed"))
+        self.add_event_handler("failed_all_auth", lambda *_: self.done.done() or self.done.set_result("auth failed"))
         self.done = asyncio.get_event_loop().create_future()
         self.registered = False
 
@@ -92,18 +92,21 @@ class Registrar(slixmpp.ClientXMPP):
 
 
 class Chatter(slixmpp.ClientXMPP):
+    """Logs in with slixmpp's default mechanism choice (it tries -PLUS with tls-unique first)."""
+
     def __init__(self, jid, password):
-        super().__init__(jid, password, sasl_mech="SCRAM-SHA-256")
+        super().__init__(jid, password)
         insecure(self)
         self.add_event_handler("session_start", self.on_start)
         self.add_event_handler("message", self.on_message)
-        self.add_event_handler("failed_auth", lambda *_: self.started.set_result(False))
+        # failed_auth fires for each mechanism slixmpp gives up on; failed_all_auth when none is left.
+        self.add_event_handler("failed_all_auth", lambda *_: self.started.done() or self.started.set_result(False))
         self.started = asyncio.get_event_loop().create_future()
         self.received = asyncio.get_event_loop().create_future()
 
     async def on_start(self, _):
+        # (No roster request: rosters come with the IM issue; the server answers service-unavailable.)
         self.send_presence()
-        await self.get_roster()
         self.started.set_result(True)
 
     def on_message(self, msg):

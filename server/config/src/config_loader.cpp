@@ -94,7 +94,7 @@ std::string optionText(const toml::node& node) {
 
 // The keys allowed in each table, in the order the documentation lists them.
 const std::vector<std::string> kRootKeys{
-    "data_dir", "log_level", "threads",  "scram_iterations", "allow_plain_without_tls", "host", "listener",
+    "data_dir", "log_level", "threads",  "scram_iterations", "allow_plain_without_tls", "strict_channel_binding", "host", "listener",
     "storage",  "limits",    "timeouts", "modules"};
 const std::vector<std::string> kHostKeys{
     "domain",       "certificate", "private_key",      "self_signed_certificate",
@@ -508,7 +508,8 @@ class Loader {
                          "0 means one event loop per CPU core") ||
             !readInteger(root, "", "scram_iterations", 4096, 10'000'000, config_.scramIterations,
                          "RFC 7677 asks for at least 4096, and each login costs this many hash rounds") ||
-            !readBool(root, "", "allow_plain_without_tls", config_.allowPlainWithoutTls)) {
+            !readBool(root, "", "allow_plain_without_tls", config_.allowPlainWithoutTls) ||
+            !readBool(root, "", "strict_channel_binding", config_.strictChannelBinding)) {
             return false;
         }
         return readHosts(root) && readListeners(root) && readStorage(root) && readLimits(root) &&

@@ -540,7 +540,9 @@ asio::awaitable<void> C2sSession::handleAuth(const xml::Element& auth) {
         options.channelBindings.tlsExporter = std::move(bindings.tlsExporter);
         options.channelBindings.tlsServerEndPoint = std::move(bindings.tlsServerEndPoint);
     }
-    options.plusAdvertised = tls_ && !sasl::channelBindingTypes(options).empty();
+    // The 'y' downgrade check applies only in strict mode (see strict_channel_binding in the docs).
+    options.plusAdvertised =
+        core_.config().strictChannelBinding && tls_ && !sasl::channelBindingTypes(options).empty();
     options.fakeCredentialSecret = core_.credentialSecret();
     options.defaultIterations = core_.config().scramIterations;
     const std::string mechanismName(auth.attr("mechanism"));
@@ -567,6 +569,7 @@ asio::awaitable<void> C2sSession::handleAuth(const xml::Element& auth) {
             co_return;
         }
     }
+    exchangeCheckedCredential_ = false;
     pendingStep_ = mechanism_->start(initial ? std::optional<std::string_view>(*initial) : std::nullopt);
     co_await driveSasl();
 }
@@ -596,6 +599,7 @@ asio::awaitable<void> C2sSession::driveSasl() {
             co_return;
         }
         if (auto* need = std::get_if<sasl::NeedCredential>(&step)) {
+            exchangeCheckedCredential_ = true;
             std::optional<sasl::ScramCredential> credential;
             if (auto user = prepareLocalpart(need->username)) {
                 auto account = co_await accounts.findAccount(host_, *user);
@@ -614,6 +618,7 @@ asio::awaitable<void> C2sSession::driveSasl() {
             continue;
         }
         if (auto* check = std::get_if<sasl::NeedPasswordCheck>(&step)) {
+            exchangeCheckedCredential_ = true;
             std::optional<sasl::ScramCredential> credential;
             if (auto user = prepareLocalpart(check->username)) {
                 auto account = co_await accounts.findAccount(host_, *user);
@@ -678,7 +683,9 @@ asio::awaitable<void> C2sSession::driveSasl() {
         }
         if (auto* fail = std::get_if<sasl::Fail>(&step)) {
             mechanism_.reset();
-            ++saslFailures_;
+            // Only attempts that were checked against a credential count as guesses; a client trying
+            // a channel-binding type we lack (slixmpp's tls-unique on TLS 1.3) moves on for free.
+            if (exchangeCheckedCredential_) ++saslFailures_;
             sendSaslFailure(sasl::toString(fail->failure), fail->text);
             // RFC 6120 §6.4.5: a bounded number of retries, then the stream is closed.
             if (saslFailures_ >= core_.config().limits.saslMaxFailures) {

@@ -103,6 +103,10 @@ struct ServerConfig {
     TimeoutsConfig timeouts;
     std::vector<ModuleConfig> modules;  // enabled modules with their options, in order
     bool allowPlainWithoutTls = false;  // SASL PLAIN over an unencrypted stream
+    // RFC 5802 §6 downgrade detection: refuse a SCRAM client that sends the 'y' flag while we offer
+    // -PLUS. Off by default: common clients (slixmpp 1.8) send 'y' on TLS 1.3 because they know only
+    // tls-unique, which TLS 1.3 lacks.
+    bool strictChannelBinding = false;
     std::uint32_t scramIterations = 4096;
 
     /// The host whose domain is `domain` (compared without regard to ASCII case), or nullptr.

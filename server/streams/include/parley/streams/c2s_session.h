@@ -98,6 +98,7 @@ private:
     bool closeTagSent_ = false;
     bool closeWhenFlushed_ = false;
     bool preauthCounted_ = false;
+    bool exchangeCheckedCredential_ = false;  // this SASL exchange consulted a stored credential
     std::uint8_t saslFailures_ = 0;
     std::string host_;      // the served domain of this stream, fixed by the first header
     std::string username_;  // prepared localpart after SASL
