@@ -60,6 +60,8 @@ private:
 
     asio::awaitable<void> run();
     asio::awaitable<bool> readAvailable();
+    // How long to stop reading to respect limits.inbound_bytes_per_second (zero: read on).
+    std::chrono::milliseconds readPause();
     asio::awaitable<void> handleEvent(xml::StreamEvent event);
     void handleHeader(const xml::StreamOpen& open);
     asio::awaitable<void> handleElement(xml::Element element);
@@ -111,6 +113,8 @@ private:
     Clock::TimePoint lastRead_;
     Clock::TimePoint lastWriteProgress_;
     Clock::TimePoint closingSince_;
+    Clock::TimePoint debtSince_;
+    double readDebt_ = 0;  // bytes read beyond the inbound rate, see readPause()
 };
 
 }  // namespace parley::server
