@@ -84,8 +84,9 @@ C2sSession::C2sSession(std::shared_ptr<const C2sListenerContext> context, net::t
       core_(*context_->core),
       connection_(std::move(socket)),
       executor_(loop.get_executor()),
-      parser_(parserLimits(core_.config().limits)) {
-    connectedAt_ = lastRead_ = lastWriteProgress_ = debtSince_ = core_.clock().now();
+      parser_(parserLimits(core_.config().limits)),
+      readLimiter_(core_.config().limits.inboundBytesPerSecond, core_.clock().now()) {
+    connectedAt_ = lastRead_ = lastWriteProgress_ = core_.clock().now();
     context_->liveConnections->fetch_add(1);
     preauthCounted_ = true;
 }
@@ -147,7 +148,7 @@ asio::awaitable<void> C2sSession::run() {
         if (was == Parked::Reading) {
             const bool open = co_await readAvailable();
             if (!open) break;
-            const auto pause = readPause();
+            const auto pause = readLimiter_.pause(core_.clock().now());
             if (pause.count() > 0) {
                 // Over limits.inbound_bytes_per_second: stop reading for a while (XEP-0205 §4.7);
                 // the client's data waits in the kernel, nothing is dropped. Output still flows after.
@@ -173,29 +174,12 @@ asio::awaitable<bool> C2sSession::readAvailable() {
         if (*n == 0) break;
         total += *n;
         lastRead_ = core_.clock().now();
-        readDebt_ += static_cast<double>(*n);
+        readLimiter_.onRead(*n);
         // Parse at once, while the bytes are still in the per-thread buffer.
         parser_.feed(std::string_view(buffer.data(), *n));
         if (parser_.bufferedBytes() == 0 && *n < buffer.size()) break;
     }
     co_return true;
-}
-
-std::chrono::milliseconds C2sSession::readPause() {
-    const std::size_t rate = core_.config().limits.inboundBytesPerSecond;
-    if (rate == 0) {
-        readDebt_ = 0;
-        return {};
-    }
-    // A token bucket kept as debt: it drains at `rate` bytes per second, and reading pauses while more
-    // than one second's worth is owed.
-    const auto now = core_.clock().now();
-    const double elapsed = std::chrono::duration<double>(now - debtSince_).count();
-    debtSince_ = now;
-    readDebt_ = std::max(0.0, readDebt_ - elapsed * static_cast<double>(rate));
-    const double excess = readDebt_ - static_cast<double>(rate);
-    if (excess <= 0) return {};
-    return std::chrono::milliseconds(static_cast<std::int64_t>(excess * 1000.0 / static_cast<double>(rate)) + 1);
 }
 
 void C2sSession::finish() {

@@ -20,6 +20,7 @@
 #include "parley/sasl/mechanism.h"
 #include "parley/server/core.h"
 #include "parley/server/session.h"
+#include "parley/streams/inbound_rate_limiter.h"
 #include "parley/xml/stream_parser.h"
 
 
@@ -60,8 +61,6 @@ private:
 
     asio::awaitable<void> run();
     asio::awaitable<bool> readAvailable();
-    // How long to stop reading to respect limits.inbound_bytes_per_second (zero: read on).
-    std::chrono::milliseconds readPause();
     asio::awaitable<void> handleEvent(xml::StreamEvent event);
     void handleHeader(const xml::StreamOpen& open);
     asio::awaitable<void> handleElement(xml::Element element);
@@ -92,6 +91,7 @@ private:
     net::Connection connection_;
     asio::io_context::executor_type executor_;
     xml::StreamParser parser_;
+    InboundRateLimiter readLimiter_;
     State state_ = State::ExpectHeader;
     Parked parked_ = Parked::None;
     bool headerSent_ = false;
@@ -113,8 +113,7 @@ private:
     Clock::TimePoint lastRead_;
     Clock::TimePoint lastWriteProgress_;
     Clock::TimePoint closingSince_;
-    Clock::TimePoint debtSince_;
-    double readDebt_ = 0;  // bytes read beyond the inbound rate, see readPause()
+
 };
 
 }  // namespace parley::server
