@@ -602,8 +602,22 @@ asio::awaitable<void> C2sSession::handleSaslResponse(const xml::Element& respons
     co_await driveSasl();
 }
 
+asio::awaitable<Result<std::optional<sasl::ScramCredential>, storage::StorageError>> C2sSession::findCredential(
+    std::string username, sasl::HashAlgorithm algorithm) {
+    std::optional<sasl::ScramCredential> credential;
+    auto user = prepareLocalpart(username);
+    if (!user) co_return credential;  // a name no account can have: same answer as an unknown user
+    auto account = co_await core_.storage().accounts().findAccount(host_, *user);
+    if (!account) co_return account.error();
+    if (*account) {
+        for (const sasl::ScramCredential& stored : (*account)->credentials) {
+            if (stored.algorithm == algorithm) credential = stored;
+        }
+    }
+    co_return credential;
+}
+
 asio::awaitable<void> C2sSession::driveSasl() {
-    auto& accounts = core_.storage().accounts();
     while (mechanism_) {
         sasl::Step step = std::move(pendingStep_);
         if (auto* challenge = std::get_if<sasl::Challenge>(&step)) {
@@ -612,39 +626,24 @@ asio::awaitable<void> C2sSession::driveSasl() {
         }
         if (auto* need = std::get_if<sasl::NeedCredential>(&step)) {
             exchangeCheckedCredential_ = true;
-            std::optional<sasl::ScramCredential> credential;
-            if (auto user = prepareLocalpart(need->username)) {
-                auto account = co_await accounts.findAccount(host_, *user);
-                if (!account) {
-                    mechanism_.reset();
-                    sendSaslFailure("temporary-auth-failure", "The account database is unavailable");
-                    co_return;
-                }
-                if (*account) {
-                    for (const auto& c : (*account)->credentials) {
-                        if (c.algorithm == need->algorithm) credential = c;
-                    }
-                }
+            auto credential = co_await findCredential(need->username, need->algorithm);
+            if (!credential) {
+                mechanism_.reset();
+                sendSaslFailure("temporary-auth-failure", "The account database is unavailable");  // §6.5.11
+                co_return;
             }
-            pendingStep_ = mechanism_->provideCredential(std::move(credential));
+            pendingStep_ = mechanism_->provideCredential(std::move(*credential));
             continue;
         }
         if (auto* check = std::get_if<sasl::NeedPasswordCheck>(&step)) {
             exchangeCheckedCredential_ = true;
-            std::optional<sasl::ScramCredential> credential;
-            if (auto user = prepareLocalpart(check->username)) {
-                auto account = co_await accounts.findAccount(host_, *user);
-                if (!account) {
-                    mechanism_.reset();
-                    sendSaslFailure("temporary-auth-failure", "The account database is unavailable");
-                    co_return;
-                }
-                if (*account) {
-                    for (const auto& c : (*account)->credentials) {
-                        if (c.algorithm == sasl::HashAlgorithm::Sha256) credential = c;
-                    }
-                }
+            auto found = co_await findCredential(check->username, sasl::HashAlgorithm::Sha256);
+            if (!found) {
+                mechanism_.reset();
+                sendSaslFailure("temporary-auth-failure", "The account database is unavailable");  // §6.5.11
+                co_return;
             }
+            std::optional<sasl::ScramCredential> credential = std::move(*found);
             // PLAIN costs one PBKDF2; it runs off the network loop, and an unknown user costs the same
             // as a wrong password (RFC 6120 §13.11).
             const std::string password = check->password;

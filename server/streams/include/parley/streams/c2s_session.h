@@ -18,6 +18,7 @@
 
 #include "parley/net/connection.h"
 #include "parley/sasl/mechanism.h"
+#include "parley/storage/storage.h"
 #include "parley/server/core.h"
 #include "parley/server/session.h"
 #include "parley/streams/inbound_rate_limiter.h"
@@ -68,6 +69,9 @@ private:
     asio::awaitable<void> handleAuth(const xml::Element& auth);
     asio::awaitable<void> handleSaslResponse(const xml::Element& response);
     asio::awaitable<void> driveSasl();
+    // The stored credential of `username` on this host for `algorithm`; nullopt for an unknown user.
+    asio::awaitable<Result<std::optional<sasl::ScramCredential>, storage::StorageError>> findCredential(
+        std::string username, sasl::HashAlgorithm algorithm);
     asio::awaitable<void> handlePreAuthIq(xml::Element element);
     asio::awaitable<void> handleBind(xmpp::Stanza stanza);
     void handleStanza(xml::Element element);
