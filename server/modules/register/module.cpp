@@ -75,19 +75,23 @@ private:
         co_return credentials;
     }
 
-    bool rateLimited(const asio::ip::address& address) {
+    // Claims the address's registration slot, or returns false when it was used within the interval.
+    // The slot is taken before the keys are derived, not after the account is stored: checking first
+    // and recording later let every connection that asked while the first PBKDF2 ran register too.
+    bool reserveRegistration(const asio::ip::address& address) {
         const auto& limits = context_->config().limits;
-        if (limits.registrationInterval.count() == 0) return false;
-        if (address.is_loopback() && limits.registrationLimitExemptLoopback) return false;
+        if (limits.registrationInterval.count() == 0) return true;
+        if (address.is_loopback() && limits.registrationLimitExemptLoopback) return true;
         std::lock_guard lock(mutex_);
         const auto now = context_->clock().now();
         std::erase_if(lastRegistration_, [&](const auto& entry) { return now - entry.second > limits.registrationInterval; });
-        return lastRegistration_.contains(address.to_string());
+        return lastRegistration_.try_emplace(address.to_string(), now).second;
     }
 
-    void recordRegistration(const asio::ip::address& address) {
+    // Gives the slot back after a registration that failed (a taken name must not cost the interval).
+    void releaseRegistration(const asio::ip::address& address) {
         std::lock_guard lock(mutex_);
-        lastRegistration_[address.to_string()] = context_->clock().now();
+        lastRegistration_.erase(address.to_string());
     }
 
     asio::awaitable<IqResult> create(std::string host, const xml::Element& query) {
@@ -122,12 +126,13 @@ private:
         if (request.payload().findChild("remove", kRegister)) {
             co_return StanzaError(StanzaErrorCondition::NotAuthorized, "Log in to cancel an account");
         }
-        if (rateLimited(request.remoteAddress)) {
+        const bool reserved = reserveRegistration(request.remoteAddress);
+        if (!reserved) {
             co_return StanzaError(StanzaErrorCondition::ResourceConstraint,
                                   "Too many registrations from your address; try again later");
         }
         IqResult result = co_await create(request.host, request.payload());
-        if (result) recordRegistration(request.remoteAddress);
+        if (!result) releaseRegistration(request.remoteAddress);
         co_return result;
     }
 
