@@ -24,8 +24,14 @@ constexpr std::string_view kBind = "urn:ietf:params:xml:ns:xmpp-bind";
 
 }  // namespace
 
-TestClient::TestClient(std::uint16_t port, bool directTls) {
+TestClient::TestClient(std::uint16_t port, bool directTls) : TestClient(port, directTls, Options{}) {}
+
+TestClient::TestClient(std::uint16_t port, bool directTls, Options options) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (options.receiveBufferBytes > 0) {
+        // Before connect(): the window scale is fixed by the handshake.
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options.receiveBufferBytes, sizeof options.receiveBufferBytes);
+    }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
@@ -35,6 +41,9 @@ TestClient::TestClient(std::uint16_t port, bool directTls) {
     }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Writes have a deadline too: a server that stops reading fails the test instead of hanging it.
+    timeval sendTimeout{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
     ctx_ = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // the test server's certificate is self-signed
     if (directTls && !handshake(true)) throw std::runtime_error("TestClient: direct TLS handshake failed");
@@ -53,14 +62,22 @@ bool TestClient::handshake(bool) {
     return SSL_connect(ssl_) == 1;
 }
 
-void TestClient::send(std::string_view bytes) {
+bool TestClient::send(std::string_view bytes) {
     std::size_t sent = 0;
     while (sent < bytes.size()) {
         const ssize_t n = ssl_ ? SSL_write(ssl_, bytes.data() + sent, static_cast<int>(bytes.size() - sent))
                                : ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) return;  // the server closed; later reads report it
+        if (n <= 0) return false;  // the server closed (later reads report it) or the send timed out
         sent += static_cast<std::size_t>(n);
     }
+    return true;
+}
+
+std::uint16_t TestClient::localPort() const {
+    sockaddr_in address{};
+    socklen_t length = sizeof address;
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+    return ntohs(address.sin_port);
 }
 
 bool TestClient::readMore(std::chrono::steady_clock::time_point deadline) {
@@ -129,9 +146,13 @@ std::string TestClient::streamErrorCondition(std::chrono::milliseconds timeout) 
     }
 }
 
-std::optional<xml::Element> TestClient::openStream(const std::string& domain, const std::string& extraAttributes) {
+void TestClient::resetStream() {
     parser_.reset();
     pending_.clear();
+}
+
+std::optional<xml::Element> TestClient::openStream(const std::string& domain, const std::string& extraAttributes) {
+    resetStream();
     send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" +
          domain + "' version='1.0'" + (extraAttributes.empty() ? "" : " " + extraAttributes) + ">");
     while (true) {
@@ -163,6 +184,7 @@ std::string TestClient::authenticate(const std::string& user, const std::string&
         auto reply = receive();
         if (!reply) return "";
         if (reply->name() == "success") openStream(domain);
+        noteSaslFailure(*reply);
         return reply->name();
     }
     sasl::HashAlgorithm algorithm = sasl::HashAlgorithm::Sha256;
@@ -182,7 +204,10 @@ std::string TestClient::authenticate(const std::string& user, const std::string&
          base64Encode(client.clientFirst()) + "</auth>");
     auto challenge = receive();
     if (!challenge) return "";
-    if (challenge->name() != "challenge") return challenge->name();
+    if (challenge->name() != "challenge") {
+        noteSaslFailure(*challenge);
+        return challenge->name();
+    }
     auto serverFirst = base64Decode(challenge->text());
     auto final = client.clientFinal(serverFirst ? *serverFirst : std::string());
     if (!final) return "client-error";
@@ -194,7 +219,19 @@ std::string TestClient::authenticate(const std::string& user, const std::string&
         if (!serverFinal || !client.verifyServerFinal(*serverFinal)) return "bad-server-signature";
         openStream(domain);
     }
+    noteSaslFailure(*reply);
     return reply->name();
+}
+
+void TestClient::noteSaslFailure(const xml::Element& reply) {
+    if (!reply.is("failure", kSasl)) return;
+    lastError_ = "(no condition)";
+    for (const xml::Element* child : reply.children()) {
+        if (child->name() != "text") {
+            lastError_ = child->name();
+            return;
+        }
+    }
 }
 
 std::string TestClient::bind(const std::string& resource) {

@@ -2,11 +2,13 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <thread>
 
 #include "parley/base/random.h"
@@ -104,6 +106,17 @@ bool TestServer::accountExists(const std::string& user, const std::string& domai
 void TestServer::advanceClock(std::chrono::seconds by) {
     clock_->advance(by);
     server_->c2s().sweepTimeoutsForTest();
+    // The sweeps run on the loops; a marker posted after them on each loop (handlers posted from one
+    // thread run in order) tells when they are done, so the caller sees their effects. Bounded wait.
+    std::vector<std::future<void>> done;
+    for (std::size_t i = 0; i < server_->core().loops().size(); ++i) {
+        auto marker = std::make_shared<std::promise<void>>();
+        done.push_back(marker->get_future());
+        boost::asio::post(server_->core().loops().loop(i), [marker] { marker->set_value(); });
+    }
+    for (auto& future : done) {
+        EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "timeout sweep did not run";
+    }
 }
 
 bool TestServer::waitFor(const std::function<bool()>& predicate) {

@@ -30,7 +30,8 @@ public:
     void addAccount(const std::string& user, const std::string& domain, const std::string& password);
     bool accountExists(const std::string& user, const std::string& domain);
 
-    // Moves the fake clock and runs every session's timeout check.
+    // Moves the fake clock and runs every session's timeout check; returns once the checks have run
+    // (a session they close may still be writing its last bytes).
     void advanceClock(std::chrono::seconds by);
     // Waits until `predicate` holds, polling the server state (bounded: fails after 10 s).
     bool waitFor(const std::function<bool()>& predicate);
