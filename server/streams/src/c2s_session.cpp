@@ -206,7 +206,13 @@ void C2sSession::deliver(xmpp::StanzaPtr stanza) {
 void C2sSession::enqueue(xmpp::StanzaPtr stanza) {
     if (state_ == State::Closed || closeWhenFlushed_) return;
     const auto& limits = core_.config().limits;
-    if (queue_.size() >= limits.outboundQueueStanzas || out_.size() >= limits.outboundQueueBytes) {
+    // Only a session parked until its socket drains is behind: the client is not taking our output.
+    // While the coroutine is busy with the client's own input (say, a batch of 100 messages whose
+    // bounces come back here) or pauses reading for the inbound rate, the queue is written at its
+    // next flush; counting it then cut off clients that read perfectly well (reliability row 34).
+    const bool clientBehind = parked_ == Parked::Writing;
+    if (clientBehind &&
+        (queue_.size() >= limits.outboundQueueStanzas || out_.size() >= limits.outboundQueueBytes)) {
         // A client that does not read: close it rather than grow memory (reliability row 34).
         c2sLog().info("closing " + describe() + ": its outbound queue is full (the client does not read)");
         streamError({StreamErrorCondition::PolicyViolation, "Too many unread stanzas", {}});
