@@ -151,9 +151,21 @@ private:
             reply.append("password", std::string(kRegister));
             co_return reply;
         }
-        if (query.findChild("remove", kRegister)) co_return co_await cancel(from);
+        if (query.findChild("remove", kRegister)) {
+            // XEP-0077 §3.2: bad-request when <remove/> is not the only child of <query/>. Above all, a
+            // request that also names a user must not cancel the requester's own account.
+            if (query.childCount() != 1) {
+                co_return StanzaError(StanzaErrorCondition::BadRequest, "<remove/> must be the only child of <query/>");
+            }
+            co_return co_await cancel(from);
+        }
         const xml::Element* username = query.findChild("username", kRegister);
         auto user = username ? prepareLocalpart(username->text()) : Result<std::string, JidError>(JidError::Empty);
+        if (username && !user) {
+            // XEP-0077 §3.3: the user name is the requester's own. One that is not a valid localpart
+            // names nobody, so it must not change the requester's password either.
+            co_return StanzaError(StanzaErrorCondition::NotAcceptable, "This user name is not allowed");
+        }
         if (user && *user != from.local()) {
             // An admin of an admin-only host creates accounts for others (XEP-0077 §3.1 with access control).
             if (isAdmin && hostConfig->registration == RegistrationPolicy::AdminOnly) {

@@ -344,6 +344,19 @@ TEST(Register, PasswordChangeWithoutAPasswordIsRefused) {
     EXPECT_TRUE(answersPing(*again, "p1"));
 }
 
+TEST(Register, PasswordChangeNamingAnInvalidUserIsRefused) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    auto romeo = loggedIn(server, "romeo", "secret", "r");
+    // The user name must be the requester's own (XEP-0077 §3.3); one that is not even a valid
+    // localpart names nobody, and must not change the requester's password.
+    auto reply = request(*romeo, registerSet("c1", credentialsFields("a@b", "new-secret")));
+    ASSERT_TRUE(reply);
+    EXPECT_NE(reply->attr("type"), "result") << reply->toString();
+    auto again = loggedIn(server, "romeo", "secret", "s");
+    EXPECT_TRUE(answersPing(*again, "p1"));
+}
+
 TEST(Register, RemoveDeletesTheAccountAndClosesItsSessions) {
     TestServer server;
     server.addAccount("romeo", "localhost", "secret");
@@ -370,6 +383,21 @@ TEST(Register, RemoveDeletesTheAccountAndClosesItsSessions) {
     ASSERT_TRUE(again.openStream("localhost"));
     ASSERT_TRUE(again.startTls("localhost"));
     EXPECT_EQ(again.authenticate("romeo", "secret"), "failure");
+}
+
+TEST(Register, RemoveWithOtherChildrenIsABadRequestAndRemovesNothing) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    server.addAccount("juliet", "localhost", "secret");
+    auto romeo = loggedIn(server, "romeo", "secret", "r");
+    // XEP-0077 §3.2: bad-request when <remove/> is not the only child of <query/>. Naming another
+    // user must never cancel the requester's own account.
+    auto reply = request(*romeo, registerSet("x1", "<remove/><username>juliet</username>"));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(errorCondition(*reply), "bad-request") << reply->toString();
+    EXPECT_TRUE(server.accountExists("romeo", "localhost"));
+    EXPECT_TRUE(server.accountExists("juliet", "localhost"));
+    EXPECT_TRUE(answersPing(*romeo, "p1"));
 }
 
 TEST(Register, RemoveBeforeAuthenticationIsRefused) {
