@@ -1264,6 +1264,8 @@ TEST(C2sBatteryLimits, Row32_NegotiationDeadlineIgnoresKeepalives) {
         TestClient chatty(server.optionalTlsPort());
         ASSERT_TRUE(chatty.openStream("localhost"));
         TestClient silent(server.optionalTlsPort());
+        // Its deadline counts from the accept: let the server accept it before the clock moves.
+        ASSERT_TRUE(server.waitFor([&] { return server.server().c2s().liveConnections() == 2; }));
         const auto half = std::chrono::duration_cast<std::chrono::seconds>(negotiation / 2);
         for (int i = 0; i < 3; ++i) {
             server.advanceClock(half);
