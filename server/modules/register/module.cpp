@@ -28,6 +28,8 @@ public:
             // XEP-0077 §4: advertised only where a registration could succeed.
             const HostConfig* host = context_->config().findHost(f.host);
             if (!host || host->registration != RegistrationPolicy::Open) return std::optional<xml::Element>();
+            // A password travels in the form: as with SASL PLAIN, only over TLS unless configured otherwise.
+            if (!f.tls && !context_->config().allowPlainWithoutTls) return std::optional<xml::Element>();
             return std::optional<xml::Element>(xml::Element("register", std::string(kRegisterFeature)));
         }));
         registrations_.push_back(context.onPreAuthIq(std::string(kRegister), "query",
@@ -121,6 +123,10 @@ private:
         if (!host || host->registration != RegistrationPolicy::Open) {
             // XEP-0077 §3.1: registration not offered here.
             co_return StanzaError(StanzaErrorCondition::ServiceUnavailable, "Registration is closed on this server");
+        }
+        if (!request.tls && !context_->config().allowPlainWithoutTls) {
+            // The form carries a password; like SASL PLAIN it needs TLS (allow_plain_without_tls).
+            co_return StanzaError(StanzaErrorCondition::NotAllowed, "Register over an encrypted connection (STARTTLS)");
         }
         if (request.stanza.iqType() == xmpp::IqType::Get) co_return form("Choose a user name and password.");
         if (request.payload().findChild("remove", kRegister)) {

@@ -106,6 +106,33 @@ TEST(Register, PreAuthIqBeforeTlsOnTheRequiredTlsPortIsRefused) {
     EXPECT_FALSE(server.accountExists("eve", "localhost"));
 }
 
+TEST(Register, NotOverCleartextWhereTlsIsOptional) {
+    // The form carries the password: like SASL PLAIN it needs TLS unless allow_plain_without_tls.
+    TestServer server;
+    TestClient client(server.optionalTlsPort());
+    auto features = client.openStream("localhost");
+    ASSERT_TRUE(features);
+    EXPECT_FALSE(features->findChild("register", kRegisterFeatureNs)) << features->toString();
+    auto reply = request(client, registerSet("r1", credentialsFields("eve", "secret")));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->attr("type"), "error") << reply->toString();
+    EXPECT_TRUE(reply->findChild("error", "jabber:client")->findChild("not-allowed", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+        << reply->toString();
+    EXPECT_FALSE(server.accountExists("eve", "localhost"));
+}
+
+TEST(Register, OverCleartextWhenPlainPasswordsAreAllowed) {
+    TestServer server([](server::ServerConfig& config) { config.allowPlainWithoutTls = true; });
+    TestClient client(server.optionalTlsPort());
+    auto features = client.openStream("localhost");
+    ASSERT_TRUE(features);
+    EXPECT_TRUE(features->findChild("register", kRegisterFeatureNs)) << features->toString();
+    auto reply = request(client, registerSet("r1", credentialsFields("eve", "secret")));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->attr("type"), "result") << reply->toString();
+    EXPECT_TRUE(server.accountExists("eve", "localhost"));
+}
+
 TEST(Register, SetCreatesAnAccountStoredAsScramKeysOnly) {
     TestServer server;
     const std::string password = "correct horse battery staple";
