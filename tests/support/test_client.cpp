@@ -30,7 +30,8 @@ TestClient::TestClient(std::uint16_t port, bool directTls, Options options) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (options.receiveBufferBytes > 0) {
         // Before connect(): the window scale is fixed by the handshake.
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options.receiveBufferBytes, sizeof options.receiveBufferBytes);
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &options.receiveBufferBytes,
+                     sizeof options.receiveBufferBytes);
     }
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -46,13 +47,17 @@ TestClient::TestClient(std::uint16_t port, bool directTls, Options options) {
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
     ctx_ = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_NONE, nullptr);  // the test server's certificate is self-signed
-    if (directTls && !handshake(true)) throw std::runtime_error("TestClient: direct TLS handshake failed");
+    if (directTls && !handshake(true))
+        throw std::runtime_error("TestClient: direct TLS handshake failed");
 }
 
 TestClient::~TestClient() {
-    if (ssl_) SSL_free(ssl_);
-    if (ctx_) SSL_CTX_free(ctx_);
-    if (fd_ >= 0) ::close(fd_);
+    if (ssl_)
+        SSL_free(ssl_);
+    if (ctx_)
+        SSL_CTX_free(ctx_);
+    if (fd_ >= 0)
+        ::close(fd_);
 }
 
 bool TestClient::handshake(bool) {
@@ -67,7 +72,8 @@ bool TestClient::send(std::string_view bytes) {
     while (sent < bytes.size()) {
         const ssize_t n = ssl_ ? SSL_write(ssl_, bytes.data() + sent, static_cast<int>(bytes.size() - sent))
                                : ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) return false;  // the server closed (later reads report it) or the send timed out
+        if (n <= 0)
+            return false;  // the server closed (later reads report it) or the send timed out
         sent += static_cast<std::size_t>(n);
     }
     return true;
@@ -76,28 +82,35 @@ bool TestClient::send(std::string_view bytes) {
 std::uint16_t TestClient::localPort() const {
     sockaddr_in address{};
     socklen_t length = sizeof address;
-    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+    if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+        return 0;
     return ntohs(address.sin_port);
 }
 
 bool TestClient::readMore(std::chrono::steady_clock::time_point deadline) {
-    if (closed_) return false;
+    if (closed_)
+        return false;
     char buffer[16384];
     if (!(ssl_ && SSL_pending(ssl_) > 0)) {
-        const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (remaining.count() <= 0) return false;
+        const auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (remaining.count() <= 0)
+            return false;
         pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(remaining.count())) <= 0) return false;
+        if (::poll(&p, 1, static_cast<int>(remaining.count())) <= 0)
+            return false;
     }
     const ssize_t n = ssl_ ? SSL_read(ssl_, buffer, sizeof buffer) : ::recv(fd_, buffer, sizeof buffer, 0);
     if (n <= 0) {
-        if (ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_WANT_READ) return true;
+        if (ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_WANT_READ)
+            return true;
         closed_ = true;
         return false;
     }
     parser_.feed(std::string_view(buffer, static_cast<std::size_t>(n)));
     while (auto event = parser_.next()) {
-        if (auto* open = std::get_if<xml::StreamOpen>(&*event)) serverHeader_ = *open;
+        if (auto* open = std::get_if<xml::StreamOpen>(&*event))
+            serverHeader_ = *open;
         pending_.push_back(std::move(*event));
     }
     return true;
@@ -106,7 +119,8 @@ bool TestClient::readMore(std::chrono::steady_clock::time_point deadline) {
 std::optional<xml::StreamEvent> TestClient::nextEvent(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (pending_.empty()) {
-        if (!readMore(deadline)) return std::nullopt;
+        if (!readMore(deadline))
+            return std::nullopt;
     }
     xml::StreamEvent event = std::move(pending_.front());
     pending_.erase(pending_.begin());
@@ -115,16 +129,20 @@ std::optional<xml::StreamEvent> TestClient::nextEvent(std::chrono::milliseconds 
 
 std::optional<xml::Element> TestClient::receive(std::chrono::milliseconds timeout) {
     auto event = nextEvent(timeout);
-    while (event && std::holds_alternative<xml::StreamOpen>(*event)) event = nextEvent(timeout);
-    if (!event) return std::nullopt;
-    if (auto* element = std::get_if<xml::Element>(&*event)) return std::move(*element);
+    while (event && std::holds_alternative<xml::StreamOpen>(*event))
+        event = nextEvent(timeout);
+    if (!event)
+        return std::nullopt;
+    if (auto* element = std::get_if<xml::Element>(&*event))
+        return std::move(*element);
     return std::nullopt;
 }
 
 bool TestClient::waitForClose(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (!closed_) {
-        if (!readMore(deadline) && !closed_) return false;
+        if (!readMore(deadline) && !closed_)
+            return false;
     }
     return true;
 }
@@ -132,17 +150,21 @@ bool TestClient::waitForClose(std::chrono::milliseconds timeout) {
 std::string TestClient::streamErrorCondition(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
-        auto event = nextEvent(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-        if (!event) return "";
+        auto event = nextEvent(std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now()));
+        if (!event)
+            return "";
         if (auto* element = std::get_if<xml::Element>(&*event)) {
             if (element->name() == "error" && element->ns() == kStreams) {
                 for (const xml::Element* child : element->children()) {
-                    if (child->ns() == "urn:ietf:params:xml:ns:xmpp-streams" && child->name() != "text") return child->name();
+                    if (child->ns() == "urn:ietf:params:xml:ns:xmpp-streams" && child->name() != "text")
+                        return child->name();
                 }
                 return "(no condition)";
             }
         }
-        if (std::holds_alternative<xml::StreamClose>(*event)) return "";
+        if (std::holds_alternative<xml::StreamClose>(*event))
+            return "";
     }
 }
 
@@ -151,16 +173,22 @@ void TestClient::resetStream() {
     pending_.clear();
 }
 
-std::optional<xml::Element> TestClient::openStream(const std::string& domain, const std::string& extraAttributes) {
+std::optional<xml::Element> TestClient::openStream(const std::string& domain,
+                                                   const std::string& extraAttributes) {
     resetStream();
-    send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" +
-         domain + "' version='1.0'" + (extraAttributes.empty() ? "" : " " + extraAttributes) + ">");
+    send(
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' to='" +
+        domain + "' version='1.0'" + (extraAttributes.empty() ? "" : " " + extraAttributes) + ">");
     while (true) {
         auto event = nextEvent();
-        if (!event) return std::nullopt;
-        if (std::holds_alternative<xml::StreamOpen>(*event)) continue;
+        if (!event)
+            return std::nullopt;
+        if (std::holds_alternative<xml::StreamOpen>(*event))
+            continue;
         if (auto* element = std::get_if<xml::Element>(&*event)) {
-            if (element->is("features", kStreams)) return std::move(*element);
+            if (element->is("features", kStreams))
+                return std::move(*element);
             pending_.insert(pending_.begin(), std::move(*event));
             return std::nullopt;
         }
@@ -171,8 +199,10 @@ std::optional<xml::Element> TestClient::openStream(const std::string& domain, co
 std::optional<xml::Element> TestClient::startTls(const std::string& domain) {
     send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
     auto reply = receive();
-    if (!reply || !reply->is("proceed", kTls)) return std::nullopt;
-    if (!handshake(false)) return std::nullopt;
+    if (!reply || !reply->is("proceed", kTls))
+        return std::nullopt;
+    if (!handshake(false))
+        return std::nullopt;
     return openStream(domain);
 }
 
@@ -182,14 +212,18 @@ std::string TestClient::authenticate(const std::string& user, const std::string&
         send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
              base64Encode(std::string(1, '\0') + user + std::string(1, '\0') + password) + "</auth>");
         auto reply = receive();
-        if (!reply) return "";
-        if (reply->name() == "success") openStream(domain);
+        if (!reply)
+            return "";
+        if (reply->name() == "success")
+            openStream(domain);
         noteSaslFailure(*reply);
         return reply->name();
     }
     sasl::HashAlgorithm algorithm = sasl::HashAlgorithm::Sha256;
-    if (mechanism.starts_with("SCRAM-SHA-1")) algorithm = sasl::HashAlgorithm::Sha1;
-    if (mechanism.starts_with("SCRAM-SHA-512")) algorithm = sasl::HashAlgorithm::Sha512;
+    if (mechanism.starts_with("SCRAM-SHA-1"))
+        algorithm = sasl::HashAlgorithm::Sha1;
+    if (mechanism.starts_with("SCRAM-SHA-512"))
+        algorithm = sasl::HashAlgorithm::Sha512;
     std::optional<sasl::ClientChannelBinding> binding;
     const bool plus = mechanism.ends_with("-PLUS");
     if (plus && ssl_) {
@@ -203,20 +237,24 @@ std::string TestClient::authenticate(const std::string& user, const std::string&
     send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mechanism + "'>" +
          base64Encode(client.clientFirst()) + "</auth>");
     auto challenge = receive();
-    if (!challenge) return "";
+    if (!challenge)
+        return "";
     if (challenge->name() != "challenge") {
         noteSaslFailure(*challenge);
         return challenge->name();
     }
     auto serverFirst = base64Decode(challenge->text());
     auto final = client.clientFinal(serverFirst ? *serverFirst : std::string());
-    if (!final) return "client-error";
+    if (!final)
+        return "client-error";
     send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64Encode(*final) + "</response>");
     auto reply = receive();
-    if (!reply) return "";
+    if (!reply)
+        return "";
     if (reply->name() == "success") {
         auto serverFinal = base64Decode(reply->text());
-        if (!serverFinal || !client.verifyServerFinal(*serverFinal)) return "bad-server-signature";
+        if (!serverFinal || !client.verifyServerFinal(*serverFinal))
+            return "bad-server-signature";
         openStream(domain);
     }
     noteSaslFailure(*reply);
@@ -224,7 +262,8 @@ std::string TestClient::authenticate(const std::string& user, const std::string&
 }
 
 void TestClient::noteSaslFailure(const xml::Element& reply) {
-    if (!reply.is("failure", kSasl)) return;
+    if (!reply.is("failure", kSasl))
+        return;
     lastError_ = "(no condition)";
     for (const xml::Element* child : reply.children()) {
         if (child->name() != "text") {
@@ -239,12 +278,15 @@ std::string TestClient::bind(const std::string& resource) {
     send("<iq type='set' id='" + id + "'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>" +
          (resource.empty() ? std::string() : "<resource>" + resource + "</resource>") + "</bind></iq>");
     auto reply = receive();
-    if (!reply) return "";
+    if (!reply)
+        return "";
     if (reply->attr("type") == "result") {
-        if (const xml::Element* bindElement = reply->findChild("bind", kBind)) return bindElement->childText("jid", kBind);
+        if (const xml::Element* bindElement = reply->findChild("bind", kBind))
+            return bindElement->childText("jid", kBind);
     }
     if (const xml::Element* error = reply->findChild("error", "jabber:client")) {
-        if (const xml::Element* condition = error->firstChild()) lastError_ = condition->name();
+        if (const xml::Element* condition = error->firstChild())
+            lastError_ = condition->name();
     }
     return "";
 }
@@ -252,25 +294,31 @@ std::string TestClient::bind(const std::string& resource) {
 std::string TestClient::login(const std::string& user, const std::string& domain, const std::string& password,
                               const std::string& resource) {
     auto features = openStream(domain);
-    if (!features) return "";
+    if (!features)
+        return "";
     if (!ssl_ && features->findChild("starttls", kTls)) {
         features = startTls(domain);
-        if (!features) return "";
+        if (!features)
+            return "";
     }
-    if (authenticate(user, password, "SCRAM-SHA-256", domain) != "success") return "";
+    if (authenticate(user, password, "SCRAM-SHA-256", domain) != "success")
+        return "";
     return bind(resource);
 }
 
 std::optional<std::string> differs(const xml::Element& expected, const xml::Element& received) {
     const std::string where = "<" + expected.name() + ">";
     if (expected.name() != received.name() || expected.ns() != received.ns()) {
-        return "expected " + where + " in " + expected.ns() + ", got <" + received.name() + "> in " + received.ns();
+        return "expected " + where + " in " + expected.ns() + ", got <" + received.name() + "> in " +
+               received.ns();
     }
     for (const xml::Attribute& attribute : expected.attributes()) {
         const std::string* value = received.findAttr(attribute.name, attribute.ns);
-        if (!value) return where + " lacks attribute " + attribute.name;
+        if (!value)
+            return where + " lacks attribute " + attribute.name;
         if (attribute.value != "{any}" && *value != attribute.value) {
-            return where + " attribute " + attribute.name + "='" + *value + "', expected '" + attribute.value + "'";
+            return where + " attribute " + attribute.name + "='" + *value + "', expected '" +
+                   attribute.value + "'";
         }
     }
     const auto expectedChildren = expected.children();
@@ -280,10 +328,12 @@ std::optional<std::string> differs(const xml::Element& expected, const xml::Elem
                std::to_string(expectedChildren.size()) + ": " + received.toString();
     }
     for (std::size_t i = 0; i < expectedChildren.size(); ++i) {
-        if (auto difference = differs(*expectedChildren[i], *receivedChildren[i])) return difference;
+        if (auto difference = differs(*expectedChildren[i], *receivedChildren[i]))
+            return difference;
     }
     std::string text = expected.text();
-    if (text.find_first_not_of(" \t\r\n") != std::string::npos && text != "{any}" && text != received.text()) {
+    if (text.find_first_not_of(" \t\r\n") != std::string::npos && text != "{any}" &&
+        text != received.text()) {
         return where + " text '" + received.text() + "', expected '" + text + "'";
     }
     return std::nullopt;

@@ -18,7 +18,7 @@
 namespace parley::test {
 
 class TestClient {
-public:
+  public:
     struct Options {
         // SO_RCVBUF set before connecting (0: the kernel's default). A small one makes a client that
         // does not read fill up quickly, e.g. to test the server's outbound queue bound.
@@ -51,7 +51,8 @@ public:
     // (openStream does this itself; call it when the client restarts with something else).
     void resetStream();
     // Sends a stream header for `domain` and returns the <stream:features/> element (nullopt: none).
-    std::optional<xml::Element> openStream(const std::string& domain, const std::string& extraAttributes = {});
+    std::optional<xml::Element> openStream(const std::string& domain,
+                                           const std::string& extraAttributes = {});
     const std::optional<xml::StreamOpen>& serverHeader() const { return serverHeader_; }
     // <starttls/> -> <proceed/> -> handshake -> restart. Returns the new features.
     std::optional<xml::Element> startTls(const std::string& domain);
@@ -59,7 +60,8 @@ public:
     // name ("success" or "failure") and, on success, restarts the stream. On failure the condition
     // (e.g. "not-authorized") is in lastError().
     std::string authenticate(const std::string& user, const std::string& password,
-                             const std::string& mechanism = "SCRAM-SHA-256", const std::string& domain = "localhost");
+                             const std::string& mechanism = "SCRAM-SHA-256",
+                             const std::string& domain = "localhost");
     // Binds a resource; returns the full JID, or "" with the error condition in lastError().
     // (lastError() holds the last SASL failure or bind error condition.)
     std::string bind(const std::string& resource);
@@ -70,7 +72,7 @@ public:
     bool isTls() const { return ssl_ != nullptr; }
     SSL* ssl() const { return ssl_; }
 
-private:
+  private:
     bool readMore(std::chrono::steady_clock::time_point deadline);
     bool handshake(bool isDirect);
     void noteSaslFailure(const xml::Element& reply);

@@ -1,10 +1,10 @@
 #include "test_server.h"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -30,11 +30,15 @@ auto runSync(Awaitable awaitable) {
 
 server::LogLevel testLogLevel() {
     const char* level = std::getenv("PARLEY_TEST_LOG");
-    if (!level) return server::LogLevel::Error;
+    if (!level)
+        return server::LogLevel::Error;
     const std::string text = level;
-    if (text == "trace") return server::LogLevel::Trace;
-    if (text == "debug") return server::LogLevel::Debug;
-    if (text == "info") return server::LogLevel::Info;
+    if (text == "trace")
+        return server::LogLevel::Trace;
+    if (text == "debug")
+        return server::LogLevel::Debug;
+    if (text == "info")
+        return server::LogLevel::Info;
     return server::LogLevel::Warn;
 }
 
@@ -59,8 +63,10 @@ TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak) {
     config.listeners.push_back({"c2s", "127.0.0.1", 0, server::TlsMode::StartTls, true});
     config.listeners.push_back({"c2s", "127.0.0.1", 0, server::TlsMode::Direct, true});
     config.storage.backend = "memory";
-    for (const std::string& name : server::defaultModules()) config.modules.push_back({name, {}});
-    if (tweak) tweak(config);
+    for (const std::string& name : server::defaultModules())
+        config.modules.push_back({name, {}});
+    if (tweak)
+        tweak(config);
 
     clock_ = std::make_shared<server::FakeClock>();
     server::Server::Options options;
@@ -71,12 +77,15 @@ TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak) {
     storageOptions.backend = options.config.storage.backend;
     storageOptions.path = directory_ / "parley.db";
     auto storage = storage::openStorage(storageOptions);
-    if (!storage) throw std::runtime_error("test storage: " + storage.error().message);
+    if (!storage)
+        throw std::runtime_error("test storage: " + storage.error().message);
     options.storage = std::move(*storage);
     auto created = server::Server::create(std::move(options));
-    if (!created) throw std::runtime_error("test server: " + created.error());
+    if (!created)
+        throw std::runtime_error("test server: " + created.error());
     server_ = std::move(*created);
-    if (auto started = server_->start(); !started) throw std::runtime_error("test server: " + started.error());
+    if (auto started = server_->start(); !started)
+        throw std::runtime_error("test server: " + started.error());
 }
 
 TestServer::~TestServer() {
@@ -115,7 +124,8 @@ void TestServer::advanceClock(std::chrono::seconds by) {
         boost::asio::post(server_->core().loops().loop(i), [marker] { marker->set_value(); });
     }
     for (auto& future : done) {
-        EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "timeout sweep did not run";
+        EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+            << "timeout sweep did not run";
     }
 }
 
@@ -123,7 +133,8 @@ bool TestServer::waitFor(const std::function<bool()>& predicate) {
     // Polls shared state that another thread changes; bounded so that a bug fails instead of hanging.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (!predicate()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
         std::this_thread::yield();
     }
     return true;

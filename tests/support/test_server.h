@@ -15,7 +15,7 @@
 namespace parley::test {
 
 class TestServer {
-public:
+  public:
     // `tweak` may change the configuration before the server starts (limits, policies, hosts).
     explicit TestServer(std::function<void(server::ServerConfig&)> tweak = {});
     ~TestServer();
@@ -40,7 +40,7 @@ public:
     server::FakeClock& clock() { return *clock_; }
     const std::filesystem::path& directory() const { return directory_; }
 
-private:
+  private:
     std::filesystem::path directory_;
     std::shared_ptr<server::FakeClock> clock_;
     std::unique_ptr<server::Server> server_;

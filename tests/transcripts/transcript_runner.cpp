@@ -47,7 +47,8 @@ struct Transcript {
 
 std::string trim(const std::string& text) {
     const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return "";
+    if (first == std::string::npos)
+        return "";
     const auto last = text.find_last_not_of(" \t\r\n");
     return text.substr(first, last - first + 1);
 }
@@ -72,15 +73,19 @@ Transcript parseTranscript(const std::filesystem::path& file) {
             if (colon != std::string::npos) {
                 const std::string key = trim(text.substr(0, colon));
                 const std::string value = trim(text.substr(colon + 1));
-                if (key == "jid") transcript.clients[currentClient].jid = value;
-                if (key == "password") transcript.clients[currentClient].password = value;
+                if (key == "jid")
+                    transcript.clients[currentClient].jid = value;
+                if (key == "password")
+                    transcript.clients[currentClient].password = value;
             }
             continue;
         }
         collecting = nullptr;
-        if (text.empty() || text.starts_with("---")) continue;
+        if (text.empty() || text.starts_with("---"))
+            continue;
         if (text.starts_with("#")) {
-            if (transcript.title.empty()) transcript.title = trim(text.substr(1));
+            if (transcript.title.empty())
+                transcript.title = trim(text.substr(1));
             continue;
         }
         if (text.starts_with("[Client]")) {
@@ -90,22 +95,32 @@ Transcript parseTranscript(const std::filesystem::path& file) {
         }
         currentClient.clear();
         const auto space = text.find(' ');
-        if (space == std::string::npos) throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": cannot read '" + text + "'");
+        if (space == std::string::npos)
+            throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": cannot read '" + text +
+                                     "'");
         Step step;
         step.client = text.substr(0, space);
         step.line = number;
         const std::string rest = trim(text.substr(space + 1));
-        if (rest == "connects") step.action = "connects";
-        else if (rest == "sends:") step.action = "sends";
-        else if (rest == "receives:") step.action = "receives";
-        else if (rest == "receives nothing") step.action = "nothing";
+        if (rest == "connects")
+            step.action = "connects";
+        else if (rest == "sends:")
+            step.action = "sends";
+        else if (rest == "receives:")
+            step.action = "receives";
+        else if (rest == "receives nothing")
+            step.action = "nothing";
         else if (rest.starts_with("receives stream error:")) {
             step.action = "stream-error";
             step.body = trim(rest.substr(22));
-        } else if (rest == "disconnects") step.action = "disconnects";
-        else throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown action '" + rest + "'");
+        } else if (rest == "disconnects")
+            step.action = "disconnects";
+        else
+            throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown action '" +
+                                     rest + "'");
         if (!transcript.clients.contains(step.client)) {
-            throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown client " + step.client);
+            throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown client " +
+                                     step.client);
         }
         transcript.steps.push_back(std::move(step));
         if (transcript.steps.back().action == "sends" || transcript.steps.back().action == "receives") {
@@ -116,13 +131,14 @@ Transcript parseTranscript(const std::filesystem::path& file) {
 }
 
 class TranscriptRun {
-public:
+  public:
     explicit TranscriptRun(const Transcript& transcript) : transcript_(transcript) {}
 
     void run() {
         for (const auto& [name, spec] : transcript_.clients) {
             auto jid = Jid::parse(spec.jid);
-            ASSERT_TRUE(jid && jid->hasLocal()) << "client " << name << " needs a jid like user@localhost/resource";
+            ASSERT_TRUE(jid && jid->hasLocal())
+                << "client " << name << " needs a jid like user@localhost/resource";
             if (!server_.accountExists(std::string(jid->local()), std::string(jid->domain()))) {
                 server_.addAccount(std::string(jid->local()), std::string(jid->domain()), spec.password);
             }
@@ -132,14 +148,16 @@ public:
         for (const Step& step : transcript_.steps) {
             SCOPED_TRACE("line " + std::to_string(step.line) + ": " + step.client + " " + step.action);
             execute(step);
-            if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure()) return;
+            if (::testing::Test::HasFatalFailure() || ::testing::Test::HasNonfatalFailure())
+                return;
         }
     }
 
-private:
+  private:
     std::string interpolate(std::string text) const {
         for (const auto& [name, value] : variables_) {
-            for (auto at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
+            for (auto at = text.find(name); at != std::string::npos;
+                 at = text.find(name, at + value.size())) {
                 text.replace(at, name.size(), value);
             }
         }
@@ -151,8 +169,8 @@ private:
         auto jid = *Jid::parse(spec.jid);
         if (step.action == "connects") {
             auto client = std::make_unique<TestClient>(server_.requiredTlsPort());
-            const std::string full =
-                client->login(std::string(jid.local()), std::string(jid.domain()), spec.password, std::string(jid.resource()));
+            const std::string full = client->login(std::string(jid.local()), std::string(jid.domain()),
+                                                   spec.password, std::string(jid.resource()));
             ASSERT_EQ(full, jid.str()) << step.client << " could not log in";
             // Available presence, so that messages to the bare JID reach this resource.
             client->send("<presence/>");
@@ -163,22 +181,26 @@ private:
         if (step.action == "sends") {
             client.send(interpolate(step.body));
         } else if (step.action == "receives") {
-            auto wrapper = xml::parseElement("<transcript xmlns='jabber:client'>" + interpolate(step.body) + "</transcript>");
+            auto wrapper = xml::parseElement("<transcript xmlns='jabber:client'>" + interpolate(step.body) +
+                                             "</transcript>");
             ASSERT_TRUE(wrapper.element) << "the expected XML does not parse: " << step.body;
             for (const xml::Element* expected : wrapper.element->children()) {
                 auto received = client.receive();
-                ASSERT_TRUE(received) << step.client << " received nothing, expected " << expected->toString("jabber:client");
+                ASSERT_TRUE(received)
+                    << step.client << " received nothing, expected " << expected->toString("jabber:client");
                 auto difference = differs(*expected, *received);
-                ASSERT_FALSE(difference) << *difference << "\n  expected: " << expected->toString("jabber:client")
-                                         << "\n  received: " << received->toString("jabber:client");
+                ASSERT_FALSE(difference)
+                    << *difference << "\n  expected: " << expected->toString("jabber:client")
+                    << "\n  received: " << received->toString("jabber:client");
             }
         } else if (step.action == "nothing") {
             const std::string id = "transcript-nothing-" + std::to_string(step.line);
-            client.send("<iq type='get' id='" + id + "' to='" + std::string(jid.domain()) + "'><ping xmlns='urn:xmpp:ping'/></iq>");
+            client.send("<iq type='get' id='" + id + "' to='" + std::string(jid.domain()) +
+                        "'><ping xmlns='urn:xmpp:ping'/></iq>");
             auto received = client.receive();
             ASSERT_TRUE(received) << "no answer to the ping";
-            ASSERT_EQ(received->attr("id"), id) << step.client << " received something unexpected: "
-                                                << received->toString("jabber:client");
+            ASSERT_EQ(received->attr("id"), id)
+                << step.client << " received something unexpected: " << received->toString("jabber:client");
         } else if (step.action == "stream-error") {
             EXPECT_EQ(client.streamErrorCondition(), step.body);
             EXPECT_TRUE(client.waitForClose()) << "the server did not close the connection";
@@ -198,7 +220,8 @@ private:
 std::vector<std::filesystem::path> transcriptFiles() {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::recursive_directory_iterator(PARLEY_TRANSCRIPTS_DIR)) {
-        if (entry.path().extension() == ".xmpp") files.push_back(entry.path());
+        if (entry.path().extension() == ".xmpp")
+            files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
     return files;
@@ -212,14 +235,17 @@ TEST_P(TranscriptTest, Runs) {
     TranscriptRun(transcript).run();
 }
 
-INSTANTIATE_TEST_SUITE_P(All, TranscriptTest, ::testing::ValuesIn(transcriptFiles()),
-                         [](const ::testing::TestParamInfo<std::filesystem::path>& info) {
-                             std::string name = std::filesystem::relative(info.param, PARLEY_TRANSCRIPTS_DIR).replace_extension().string();
-                             for (char& c : name) {
-                                 if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                             }
-                             return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    All, TranscriptTest, ::testing::ValuesIn(transcriptFiles()),
+    [](const ::testing::TestParamInfo<std::filesystem::path>& info) {
+        std::string name =
+            std::filesystem::relative(info.param, PARLEY_TRANSCRIPTS_DIR).replace_extension().string();
+        for (char& c : name) {
+            if (!std::isalnum(static_cast<unsigned char>(c)))
+                c = '_';
+        }
+        return name;
+    });
 
 }  // namespace
 }  // namespace parley::test

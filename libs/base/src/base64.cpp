@@ -35,7 +35,8 @@ std::string base64Encode(std::string_view bytes) {
     const std::size_t rest = bytes.size() - i;
     if (rest > 0) {
         std::uint32_t n = std::uint32_t(std::uint8_t(bytes[i])) << 16;
-        if (rest == 2) n |= std::uint32_t(std::uint8_t(bytes[i + 1])) << 8;
+        if (rest == 2)
+            n |= std::uint32_t(std::uint8_t(bytes[i + 1])) << 8;
         out += kAlphabet[(n >> 18) & 63];
         out += kAlphabet[(n >> 12) & 63];
         out += rest == 2 ? kAlphabet[(n >> 6) & 63] : '=';
@@ -45,7 +46,8 @@ std::string base64Encode(std::string_view bytes) {
 }
 
 std::optional<std::string> base64Decode(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
+    if (text.size() % 4 != 0)
+        return std::nullopt;
     std::string out;
     out.reserve(text.size() / 4 * 3);
     for (std::size_t i = 0; i < text.size(); i += 4) {
@@ -56,22 +58,29 @@ std::optional<std::string> base64Decode(std::string_view text) {
             const char c = text[i + j];
             if (c == '=') {
                 // Padding only at the end of the last quantum, and at most two characters.
-                if (!last || j < 2) return std::nullopt;
+                if (!last || j < 2)
+                    return std::nullopt;
                 ++pad;
                 n <<= 6;
                 continue;
             }
-            if (pad > 0) return std::nullopt;  // data after padding
+            if (pad > 0)
+                return std::nullopt;  // data after padding
             const std::int8_t v = kDecode[static_cast<unsigned char>(c)];
-            if (v < 0) return std::nullopt;
+            if (v < 0)
+                return std::nullopt;
             n = (n << 6) | std::uint32_t(v);
         }
         // RFC 4648 §3.5: the unused bits before padding must be zero (canonical encoding).
-        if (pad == 1 && (n & 0xFF) != 0) return std::nullopt;
-        if (pad == 2 && (n & 0xFFFF) != 0) return std::nullopt;
+        if (pad == 1 && (n & 0xFF) != 0)
+            return std::nullopt;
+        if (pad == 2 && (n & 0xFFFF) != 0)
+            return std::nullopt;
         out += char((n >> 16) & 0xFF);
-        if (pad < 2) out += char((n >> 8) & 0xFF);
-        if (pad < 1) out += char(n & 0xFF);
+        if (pad < 2)
+            out += char((n >> 8) & 0xFF);
+        if (pad < 1)
+            out += char(n & 0xFF);
     }
     return out;
 }

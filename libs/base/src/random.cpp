@@ -2,8 +2,8 @@
 
 #include <openssl/rand.h>
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace parley {
 
@@ -17,7 +17,8 @@ std::string randomBytes(std::size_t count) {
 }
 
 std::string randomId(std::size_t length) {
-    static constexpr std::string_view kChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static constexpr std::string_view kChars =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     std::string raw = randomBytes(length);
     std::string out(length, 'x');
     for (std::size_t i = 0; i < length; ++i) {

@@ -34,14 +34,30 @@ constexpr std::array<std::pair<StanzaErrorCondition, std::string_view>, 22> kSta
 }};
 
 constexpr std::array<std::string_view, 25> kStreamConditions{
-    "bad-format",           "bad-namespace-prefix", "conflict",
-    "connection-timeout",   "host-gone",            "host-unknown",
-    "improper-addressing",  "internal-server-error", "invalid-from",
-    "invalid-namespace",    "invalid-xml",          "not-authorized",
-    "not-well-formed",      "policy-violation",     "remote-connection-failed",
-    "reset",                "resource-constraint",  "restricted-xml",
-    "see-other-host",       "system-shutdown",      "undefined-condition",
-    "unsupported-encoding", "unsupported-feature",  "unsupported-stanza-type",
+    "bad-format",
+    "bad-namespace-prefix",
+    "conflict",
+    "connection-timeout",
+    "host-gone",
+    "host-unknown",
+    "improper-addressing",
+    "internal-server-error",
+    "invalid-from",
+    "invalid-namespace",
+    "invalid-xml",
+    "not-authorized",
+    "not-well-formed",
+    "policy-violation",
+    "remote-connection-failed",
+    "reset",
+    "resource-constraint",
+    "restricted-xml",
+    "see-other-host",
+    "system-shutdown",
+    "undefined-condition",
+    "unsupported-encoding",
+    "unsupported-feature",
+    "unsupported-stanza-type",
     "unsupported-version",
 };
 
@@ -53,18 +69,24 @@ std::string_view toString(StanzaErrorCondition condition) noexcept {
 
 std::optional<StanzaErrorCondition> stanzaErrorConditionFromString(std::string_view name) noexcept {
     for (const auto& [condition, text] : kStanzaConditions) {
-        if (text == name) return condition;
+        if (text == name)
+            return condition;
     }
     return std::nullopt;
 }
 
 std::string_view toString(StanzaErrorType type) noexcept {
     switch (type) {
-        case StanzaErrorType::Auth: return "auth";
-        case StanzaErrorType::Cancel: return "cancel";
-        case StanzaErrorType::Continue: return "continue";
-        case StanzaErrorType::Modify: return "modify";
-        case StanzaErrorType::Wait: return "wait";
+        case StanzaErrorType::Auth:
+            return "auth";
+        case StanzaErrorType::Cancel:
+            return "cancel";
+        case StanzaErrorType::Continue:
+            return "continue";
+        case StanzaErrorType::Modify:
+            return "modify";
+        case StanzaErrorType::Wait:
+            return "wait";
     }
     return "cancel";
 }
@@ -103,7 +125,8 @@ xml::Element StanzaError::toElement(std::string_view contentNs) const {
         textElement.setAttr("lang", "en", xml::kXmlNamespace);
         textElement.appendText(text);
     }
-    if (applicationCondition) error.append(*applicationCondition);
+    if (applicationCondition)
+        error.append(*applicationCondition);
     return error;
 }
 
@@ -122,7 +145,8 @@ std::string StreamError::toXml() const {
         textElement.appendText(text);
         textElement.serializeTo(out);
     }
-    if (applicationCondition) applicationCondition->serializeTo(out);
+    if (applicationCondition)
+        applicationCondition->serializeTo(out);
     out += "</stream:error>";
     return out;
 }

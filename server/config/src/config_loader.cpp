@@ -93,9 +93,18 @@ std::string optionText(const toml::node& node) {
 }
 
 // The keys allowed in each table, in the order the documentation lists them.
-const std::vector<std::string> kRootKeys{
-    "data_dir", "log_level", "threads",  "scram_iterations", "allow_plain_without_tls", "strict_channel_binding", "host", "listener",
-    "storage",  "limits",    "timeouts", "modules"};
+const std::vector<std::string> kRootKeys{"data_dir",
+                                         "log_level",
+                                         "threads",
+                                         "scram_iterations",
+                                         "allow_plain_without_tls",
+                                         "strict_channel_binding",
+                                         "host",
+                                         "listener",
+                                         "storage",
+                                         "limits",
+                                         "timeouts",
+                                         "modules"};
 const std::vector<std::string> kHostKeys{
     "domain",       "certificate", "private_key",      "self_signed_certificate",
     "registration", "admins",      "contact_addresses"};

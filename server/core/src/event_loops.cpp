@@ -6,7 +6,8 @@ thread_local asio::io_context* currentLoop = nullptr;
 }
 
 EventLoops::EventLoops(std::size_t count) {
-    if (count == 0) count = std::max<std::size_t>(1, std::thread::hardware_concurrency());
+    if (count == 0)
+        count = std::max<std::size_t>(1, std::thread::hardware_concurrency());
     for (std::size_t i = 0; i < count; ++i) {
         // Concurrency hint 1: each io_context is run by exactly one thread, so Asio can skip locking.
         loops_.push_back(std::make_unique<asio::io_context>(1));
@@ -37,18 +38,21 @@ void EventLoops::start() {
 }
 
 void EventLoops::releaseWork() {
-    for (auto& guard : guards_) guard.reset();
+    for (auto& guard : guards_)
+        guard.reset();
 }
 
 void EventLoops::stop() {
     releaseWork();
-    for (auto& loop : loops_) loop->stop();
+    for (auto& loop : loops_)
+        loop->stop();
     join();
 }
 
 void EventLoops::join() {
     for (auto& thread : threads_) {
-        if (thread.joinable()) thread.join();
+        if (thread.joinable())
+            thread.join();
     }
     threads_.clear();
 }

@@ -10,11 +10,16 @@ namespace {
 
 std::string_view levelName(LogLevel level) {
     switch (level) {
-        case LogLevel::Trace: return "trace";
-        case LogLevel::Debug: return "debug";
-        case LogLevel::Info: return "info ";
-        case LogLevel::Warn: return "warn ";
-        case LogLevel::Error: return "error";
+        case LogLevel::Trace:
+            return "trace";
+        case LogLevel::Debug:
+            return "debug";
+        case LogLevel::Info:
+            return "info ";
+        case LogLevel::Warn:
+            return "warn ";
+        case LogLevel::Error:
+            return "error";
     }
     return "info ";
 }
@@ -29,7 +34,8 @@ std::mutex& outputMutex() {
 void Log::write(LogLevel level, std::string_view component, std::string_view text) {
     const auto now = std::chrono::system_clock::now();
     const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
     std::tm local{};
     localtime_r(&seconds, &local);
     char stamp[32];
@@ -39,7 +45,13 @@ void Log::write(LogLevel level, std::string_view component, std::string_view tex
     line.append(stamp).append(".");
     char ms[4];
     std::snprintf(ms, sizeof ms, "%03d", static_cast<int>(millis));
-    line.append(ms).append(" ").append(levelName(level)).append(" ").append(component).append(": ").append(text);
+    line.append(ms)
+        .append(" ")
+        .append(levelName(level))
+        .append(" ")
+        .append(component)
+        .append(": ")
+        .append(text);
     line.push_back('\n');
     std::lock_guard lock(outputMutex());
     std::fwrite(line.data(), 1, line.size(), stderr);

@@ -1,7 +1,7 @@
 #include "parley/server/module_host.h"
 
-#include <boost/asio/post.hpp>
 #include <algorithm>
+#include <boost/asio/post.hpp>
 
 #include "parley/server/core.h"
 
@@ -9,7 +9,7 @@ namespace parley::server {
 
 // The ModuleContext one module sees. Each registration returns a handle that erases the entry again.
 class ModuleHost::Context final : public ModuleContext {
-public:
+  public:
     Context(ModuleHost& host, const ModuleConfig& config, std::string name)
         : host_(host), config_(config), log_("mod_" + name) {}
 
@@ -17,11 +17,14 @@ public:
                       IqHandler handler) override {
         std::vector<IqKey> keys;
         for (IqScope scope : {IqScope::Host, IqScope::Self, IqScope::Bare}) {
-            if (scopeMask & static_cast<unsigned>(scope)) keys.push_back(IqKey{type, scope, ns, name});
+            if (scopeMask & static_cast<unsigned>(scope))
+                keys.push_back(IqKey{type, scope, ns, name});
         }
-        for (const IqKey& key : keys) host_.iqHandlers_[key] = handler;
+        for (const IqKey& key : keys)
+            host_.iqHandlers_[key] = handler;
         return Registration([&table = host_.iqHandlers_, keys] {
-            for (const IqKey& key : keys) table.erase(key);
+            for (const IqKey& key : keys)
+                table.erase(key);
         });
     }
 
@@ -72,17 +75,20 @@ public:
 
     void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep) override {
         for (const SessionPtr& session : host_.core_.sessions().resourcesOf(bareJid)) {
-            if (!keep || session->jid() != *keep) session->close(error);
+            if (!keep || session->jid() != *keep)
+                session->close(error);
         }
     }
 
-    void defer(std::function<void()> work) override { asio::post(host_.core_.loops().current(), std::move(work)); }
+    void defer(std::function<void()> work) override {
+        asio::post(host_.core_.loops().current(), std::move(work));
+    }
 
     asio::thread_pool& cpuPool() override { return host_.core_.cpuPool(); }
 
     void accountDeleted(const AccountDeletedEvent& event) override { host_.fireAccountDeleted(event); }
 
-private:
+  private:
     ModuleHost& host_;
     ModuleConfig config_;
     Logger log_;
@@ -99,7 +105,8 @@ Result<void, std::string> ModuleHost::start(const std::vector<ModuleInfo>& avail
         auto info = std::find_if(available.begin(), available.end(),
                                  [&](const ModuleInfo& m) { return m.name == config.name; });
         if (info == available.end()) {
-            return std::string("module '" + config.name + "' is enabled in [modules] but this build has no such module");
+            return std::string("module '" + config.name +
+                               "' is enabled in [modules] but this build has no such module");
         }
         Started started;
         started.name = config.name;
@@ -113,7 +120,8 @@ Result<void, std::string> ModuleHost::start(const std::vector<ModuleInfo>& avail
 
 void ModuleHost::stop() {
     // Reverse order: a module may rely on what an earlier one registered.
-    while (!started_.empty()) started_.pop_back();
+    while (!started_.empty())
+        started_.pop_back();
 }
 
 const IqHandler* ModuleHost::findIq(xmpp::IqType type, IqScope scope, std::string_view ns,
@@ -127,11 +135,14 @@ const PreAuthIqHandler* ModuleHost::findPreAuthIq(std::string_view ns, std::stri
     return it == preAuthIqHandlers_.end() ? nullptr : &it->second;
 }
 
-std::vector<xml::Element> ModuleHost::streamFeatures(StreamStage stage, const StreamFeatureContext& context) const {
+std::vector<xml::Element> ModuleHost::streamFeatures(StreamStage stage,
+                                                     const StreamFeatureContext& context) const {
     std::vector<xml::Element> features;
     for (const auto& [featureStage, provider] : streamFeatures_) {
-        if (featureStage != stage) continue;
-        if (auto element = provider(context)) features.push_back(std::move(*element));
+        if (featureStage != stage)
+            continue;
+        if (auto element = provider(context))
+            features.push_back(std::move(*element));
     }
     return features;
 }
@@ -148,12 +159,14 @@ std::vector<DiscoIdentity> ModuleHost::discoIdentities() const {
 }
 
 void ModuleHost::fireAccountDeleted(const AccountDeletedEvent& event) const {
-    for (const auto& handler : accountDeletedHandlers_) handler(event);
+    for (const auto& handler : accountDeletedHandlers_)
+        handler(event);
 }
 
 std::vector<std::string> ModuleHost::startedModules() const {
     std::vector<std::string> names;
-    for (const Started& s : started_) names.push_back(s.name);
+    for (const Started& s : started_)
+        names.push_back(s.name);
     return names;
 }
 

@@ -1,8 +1,8 @@
 #include "parley/server/router.h"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <algorithm>
 
 #include "parley/server/core.h"
 
@@ -53,38 +53,48 @@ void Router::route(StanzaPtr stanza) {
 
 void Router::bounce(const Stanza& request, const StanzaError& error) {
     auto reply = xmpp::makeErrorReply(request, error);
-    if (!reply || !reply->to()) return;
-    if (!reply->from()) reply->setFrom(request.from()->domainJid());
+    if (!reply || !reply->to())
+        return;
+    if (!reply->from())
+        reply->setFrom(request.from()->domainJid());
     route(std::make_shared<const Stanza>(std::move(*reply)));
 }
 
 bool Router::dispatchIq(const StanzaPtr& stanza, unsigned scope, std::string_view host) {
     const xml::Element* payload = stanza->payload();
-    if (!payload) return false;
+    if (!payload)
+        return false;
     for (IqScope candidate : {IqScope::Self, IqScope::Bare, IqScope::Host}) {
-        if (!(scope & static_cast<unsigned>(candidate))) continue;
-        const IqHandler* handler = core_.modules().findIq(stanza->iqType(), candidate, payload->ns(), payload->name());
-        if (!handler) continue;
+        if (!(scope & static_cast<unsigned>(candidate)))
+            continue;
+        const IqHandler* handler =
+            core_.modules().findIq(stanza->iqType(), candidate, payload->ns(), payload->name());
+        if (!handler)
+            continue;
         IqRequest request{stanza, std::string(host), candidate};
         // Handlers are coroutines (they may use storage); each runs on the loop that received the
         // request, and its reply is routed like any other stanza.
-        auto run = [this, handler = *handler, request = std::move(request)]() mutable -> asio::awaitable<void> {
+        auto run = [this, handler = *handler,
+                    request = std::move(request)]() mutable -> asio::awaitable<void> {
             const StanzaPtr original = request.stanza;
             IqResult result = co_await handler(std::move(request));
             std::optional<Jid> serverFrom = original->to();
-            if (!serverFrom) serverFrom = original->from()->bare();
+            if (!serverFrom)
+                serverFrom = original->from()->bare();
             if (result) {
                 auto reply = xmpp::makeIqResult(*original, std::move(*result), serverFrom);
                 route(std::make_shared<const Stanza>(std::move(reply)));
             } else {
                 auto reply = xmpp::makeErrorReply(*original, result.error());
                 if (reply) {
-                    if (!reply->from()) reply->setFrom(serverFrom);
+                    if (!reply->from())
+                        reply->setFrom(serverFrom);
                     route(std::make_shared<const Stanza>(std::move(*reply)));
                 }
             }
         };
-        asio::co_spawn(core_.loops().current(), [run = std::move(run)]() mutable { return run(); }, asio::detached);
+        asio::co_spawn(
+            core_.loops().current(), [run = std::move(run)]() mutable { return run(); }, asio::detached);
         return true;
     }
     return false;
@@ -102,7 +112,8 @@ void Router::routeToServer(const StanzaPtr& stanza, const Jid& to) {
             return;
         case xmpp::StanzaKind::Message:
             // RFC 6120 §10.3.1 leaves messages to the server to its discretion; nothing handles them.
-            if (!stanza->isError()) bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
+            if (!stanza->isError())
+                bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
             return;
         case xmpp::StanzaKind::Presence:
             return;  // §10.3.2: presence to the server itself is handled by the server; we keep none yet
@@ -112,7 +123,8 @@ void Router::routeToServer(const StanzaPtr& stanza, const Jid& to) {
 void Router::routeToBare(const StanzaPtr& stanza, const Jid& bare, bool isSelf) {
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq: {
-            if (stanza->iqType() == xmpp::IqType::Result || stanza->iqType() == xmpp::IqType::Error) return;
+            if (stanza->iqType() == xmpp::IqType::Result || stanza->iqType() == xmpp::IqType::Error)
+                return;
             // §10.5.3.1/§10.3.3: the server answers an iq to a bare JID on the account's behalf.
             const unsigned scope =
                 isSelf ? (static_cast<unsigned>(IqScope::Self) | static_cast<unsigned>(IqScope::Bare))
@@ -126,11 +138,13 @@ void Router::routeToBare(const StanzaPtr& stanza, const Jid& bare, bool isSelf) 
             deliverMessageToBare(stanza, bare);
             return;
         case xmpp::StanzaKind::Presence: {
-            if (isSelf && !stanza->to()) return;  // broadcast presence is the presence module's (RFC 6121)
+            if (isSelf && !stanza->to())
+                return;  // broadcast presence is the presence module's (RFC 6121)
             // Directed presence to a bare JID goes to every available resource (RFC 6121 §4.6);
             // to an unknown or offline user it is dropped silently (§10.5.3.1).
             for (const SessionPtr& session : core_.sessions().resourcesOf(bare)) {
-                if (session->isAvailable()) session->deliver(stanza);
+                if (session->isAvailable())
+                    session->deliver(stanza);
             }
             return;
         }
@@ -150,7 +164,8 @@ void Router::deliverMessageToBare(const StanzaPtr& stanza, const Jid& bare) {
     std::vector<SessionPtr> candidates;
     int best = -1;
     for (SessionPtr& session : core_.sessions().resourcesOf(bare)) {
-        if (!session->isAvailable() || session->priority() < 0) continue;
+        if (!session->isAvailable() || session->priority() < 0)
+            continue;
         best = std::max(best, session->priority());
         candidates.push_back(std::move(session));
     }
@@ -166,7 +181,8 @@ void Router::deliverMessageToBare(const StanzaPtr& stanza, const Jid& bare) {
     for (const SessionPtr& session : candidates) {
         if (toAll || session->priority() == best) {
             session->deliver(stanza);
-            if (!toAll) return;
+            if (!toAll)
+                return;
         }
     }
 }

@@ -26,7 +26,8 @@ SessionRegistry::BindOutcome SessionRegistry::bind(const SessionPtr& session, st
         return outcome;
     }
     if (maxResources > 0 && resources.size() >= maxResources) {
-        if (resources.empty()) shard.byBare.erase(std::string(bare));
+        if (resources.empty())
+            shard.byBare.erase(std::string(bare));
         return outcome;
     }
     resources.push_back(session);
@@ -35,15 +36,18 @@ SessionRegistry::BindOutcome SessionRegistry::bind(const SessionPtr& session, st
 }
 
 void SessionRegistry::unbind(const Session& session) {
-    if (!session.isBound()) return;
+    if (!session.isBound())
+        return;
     const std::string_view bare = session.jid().bareView();
     Shard& shard = shardFor(bare);
     std::unique_lock lock(shard.mutex);
     auto it = shard.byBare.find(bare);
-    if (it == shard.byBare.end()) return;
+    if (it == shard.byBare.end())
+        return;
     auto& resources = it->second;
     std::erase_if(resources, [&](const SessionPtr& s) { return s.get() == &session; });
-    if (resources.empty()) shard.byBare.erase(it);
+    if (resources.empty())
+        shard.byBare.erase(it);
 }
 
 SessionPtr SessionRegistry::find(const Jid& fullJid) const {
@@ -51,9 +55,11 @@ SessionPtr SessionRegistry::find(const Jid& fullJid) const {
     Shard& shard = shardFor(bare);
     std::shared_lock lock(shard.mutex);
     auto it = shard.byBare.find(bare);
-    if (it == shard.byBare.end()) return nullptr;
+    if (it == shard.byBare.end())
+        return nullptr;
     for (const SessionPtr& s : it->second) {
-        if (s->jid().resource() == fullJid.resource()) return s;
+        if (s->jid().resource() == fullJid.resource())
+            return s;
     }
     return nullptr;
 }
@@ -63,7 +69,8 @@ std::vector<SessionPtr> SessionRegistry::resourcesOf(const Jid& bareJid) const {
     Shard& shard = shardFor(bare);
     std::shared_lock lock(shard.mutex);
     auto it = shard.byBare.find(bare);
-    if (it == shard.byBare.end()) return {};
+    if (it == shard.byBare.end())
+        return {};
     return it->second;
 }
 
@@ -79,7 +86,8 @@ std::size_t SessionRegistry::size() const {
     std::size_t total = 0;
     for (Shard& shard : shards_) {
         std::shared_lock lock(shard.mutex);
-        for (const auto& [bare, resources] : shard.byBare) total += resources.size();
+        for (const auto& [bare, resources] : shard.byBare)
+            total += resources.size();
     }
     return total;
 }
@@ -92,7 +100,8 @@ void SessionRegistry::forEach(const std::function<void(const SessionPtr&)>& visi
             snapshot.insert(snapshot.end(), resources.begin(), resources.end());
         }
     }
-    for (const SessionPtr& session : snapshot) visit(session);
+    for (const SessionPtr& session : snapshot)
+        visit(session);
 }
 
 }  // namespace parley::server

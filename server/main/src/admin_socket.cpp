@@ -6,11 +6,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/read.hpp>
 #include <istream>
 
 #include "parley/server/server.h"
@@ -21,7 +21,8 @@ namespace parley::server {
 namespace local = asio::local;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-AdminSocket::AdminSocket(Server& server, std::filesystem::path path) : server_(server), path_(std::move(path)) {}
+AdminSocket::AdminSocket(Server& server, std::filesystem::path path)
+    : server_(server), path_(std::move(path)) {}
 
 AdminSocket::~AdminSocket() {
     if (acceptor_) {
@@ -32,23 +33,29 @@ AdminSocket::~AdminSocket() {
     std::filesystem::remove(path_, ignored);
 }
 
-Result<std::unique_ptr<AdminSocket>, std::string> AdminSocket::open(Server& server, std::filesystem::path path) {
+Result<std::unique_ptr<AdminSocket>, std::string> AdminSocket::open(Server& server,
+                                                                    std::filesystem::path path) {
     std::unique_ptr<AdminSocket> admin(new AdminSocket(server, path));
     // A socket file left by a crashed server is replaced; one that a live server answers is not.
     if (std::filesystem::exists(path)) {
-        if (adminRequest(path, "status")) return std::string("another parleyd already uses " + path.string());
+        if (adminRequest(path, "status"))
+            return std::string("another parleyd already uses " + path.string());
         std::error_code ignored;
         std::filesystem::remove(path, ignored);
     }
-    if (path.string().size() >= 100) return std::string("the admin socket path " + path.string() + " is too long");
+    if (path.string().size() >= 100)
+        return std::string("the admin socket path " + path.string() + " is too long");
     auto acceptor = std::make_shared<local::stream_protocol::acceptor>(server.core().loops().loop(0));
     boost::system::error_code ec;
     const mode_t previous = ::umask(0077);  // the socket is for the server's own user only
     acceptor->open(local::stream_protocol(), ec);
-    if (!ec) acceptor->bind(local::stream_protocol::endpoint(path.string()), ec);
-    if (!ec) acceptor->listen(16, ec);
+    if (!ec)
+        acceptor->bind(local::stream_protocol::endpoint(path.string()), ec);
+    if (!ec)
+        acceptor->listen(16, ec);
     ::umask(previous);
-    if (ec) return std::string("cannot open the admin socket " + path.string() + ": " + ec.message());
+    if (ec)
+        return std::string("cannot open the admin socket " + path.string() + ": " + ec.message());
     admin->acceptor_ = acceptor;
     Server* srv = &server;
     asio::co_spawn(
@@ -56,10 +63,12 @@ Result<std::unique_ptr<AdminSocket>, std::string> AdminSocket::open(Server& serv
         [acceptor, srv]() -> asio::awaitable<void> {
             while (acceptor->is_open()) {
                 auto [ec2, socket] = co_await acceptor->async_accept(kTuple);
-                if (ec2) break;
+                if (ec2)
+                    break;
                 asio::streambuf buffer(4096);
                 auto [readError, n] = co_await asio::async_read_until(socket, buffer, '\n', kTuple);
-                if (readError) continue;
+                if (readError)
+                    continue;
                 std::istream input(&buffer);
                 std::string command;
                 std::getline(input, command);
@@ -80,17 +89,20 @@ std::string AdminSocket::execute(Server& server, const std::string& command) {
     if (command == "sessions") {
         std::string out;
         core.sessions().forEach([&](const SessionPtr& session) {
-            out += session->jid().str() + "\t" + (session->isAvailable() ? "available" : "unavailable") + "\t" +
-                   std::to_string(session->priority()) + "\t" + session->describe() + "\n";
+            out += session->jid().str() + "\t" + (session->isAvailable() ? "available" : "unavailable") +
+                   "\t" + std::to_string(session->priority()) + "\t" + session->describe() + "\n";
         });
         return out;
     }
     if (command.starts_with("kick ")) {
         auto jid = Jid::parse(command.substr(5));
-        if (!jid) return "error: not a JID\n";
+        if (!jid)
+            return "error: not a JID\n";
         std::size_t closed = 0;
         for (const SessionPtr& session : core.sessions().resourcesOf(jid->bare())) {
-            session->close({xmpp::StreamErrorCondition::NotAuthorized, "The account was changed by an administrator", {}});
+            session->close({xmpp::StreamErrorCondition::NotAuthorized,
+                            "The account was changed by an administrator",
+                            {}});
             ++closed;
         }
         return "closed " + std::to_string(closed) + "\n";
@@ -98,17 +110,21 @@ std::string AdminSocket::execute(Server& server, const std::string& command) {
     return "error: unknown command '" + command + "'\n";
 }
 
-Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath, const std::string& command) {
+Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath,
+                                             const std::string& command) {
     asio::io_context context;
     local::stream_protocol::socket socket(context);
     boost::system::error_code ec;
     socket.connect(local::stream_protocol::endpoint(socketPath.string()), ec);
-    if (ec) return AdminError{"no running parleyd answers on " + socketPath.string() + " (" + ec.message() + ")"};
+    if (ec)
+        return AdminError{"no running parleyd answers on " + socketPath.string() + " (" + ec.message() + ")"};
     asio::write(socket, asio::buffer(command + "\n"), ec);
-    if (ec) return AdminError{"cannot send to parleyd: " + ec.message()};
+    if (ec)
+        return AdminError{"cannot send to parleyd: " + ec.message()};
     std::string reply;
     asio::read(socket, asio::dynamic_buffer(reply), ec);
-    if (ec && ec != asio::error::eof) return AdminError{"cannot read from parleyd: " + ec.message()};
+    if (ec && ec != asio::error::eof)
+        return AdminError{"cannot read from parleyd: " + ec.message()};
     // in_place_value: AdminError is constructible from a string too (C++20 aggregate init).
     return Result<std::string, AdminError>(boost::system::in_place_value, std::move(reply));
 }

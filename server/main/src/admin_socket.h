@@ -13,14 +13,14 @@ namespace parley::server {
 class Server;
 
 class AdminSocket {
-public:
+  public:
     static Result<std::unique_ptr<AdminSocket>, std::string> open(Server& server, std::filesystem::path path);
     ~AdminSocket();
 
     // The answer to one command ("status", "sessions", "kick user@host"), as it goes back to parleyctl.
     static std::string execute(Server& server, const std::string& command);
 
-private:
+  private:
     AdminSocket(Server& server, std::filesystem::path path);
     Server& server_;
     std::filesystem::path path_;
@@ -32,6 +32,7 @@ struct AdminError {
 };
 
 // Client side for parleyctl: sends one command, returns the reply, or an error if no server listens.
-Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath, const std::string& command);
+Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath,
+                                             const std::string& command);
 
 }  // namespace parley::server

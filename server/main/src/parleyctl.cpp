@@ -51,10 +51,12 @@ std::optional<std::string> readPassword(const std::string& passwordFile) {
         }
         return password;
     }
-    if (const char* env = std::getenv("PARLEY_PASSWORD")) return std::string(env);
+    if (const char* env = std::getenv("PARLEY_PASSWORD"))
+        return std::string(env);
     if (!isatty(STDIN_FILENO)) {
         std::string password;
-        if (std::getline(std::cin, password)) return password;
+        if (std::getline(std::cin, password))
+            return password;
         std::cerr << "parleyctl: no password given (use a terminal, PARLEY_PASSWORD or --password-file)\n";
         return std::nullopt;
     }
@@ -107,7 +109,8 @@ int main(int argc, char** argv) {
             positional.push_back(args[i]);
         }
     }
-    if (positional.empty()) return usage(2);
+    if (positional.empty())
+        return usage(2);
     const std::string command = positional[0];
 
     ServerConfig config;
@@ -131,7 +134,8 @@ int main(int argc, char** argv) {
     if (command == "modules") {
         for (const auto& module : builtinModules()) {
             std::cout << module.name << "\t" << module.description;
-            for (auto xep : module.xeps) std::cout << " " << xep;
+            for (auto xep : module.xeps)
+                std::cout << " " << xep;
             std::cout << "\n";
         }
         return 0;
@@ -142,7 +146,8 @@ int main(int argc, char** argv) {
             std::cerr << "parleyctl: " << reply.error().message << "\n";
             return command == "status" ? 3 : 1;
         }
-        if (command == "status") std::cout << "parleyd is running\n";
+        if (command == "status")
+            std::cout << "parleyd is running\n";
         std::cout << *reply;
         return 0;
     }
@@ -150,7 +155,8 @@ int main(int argc, char** argv) {
     // Account commands work on the database directly (SQLite allows it while the server runs), then
     // tell a running server so it can close the account's sessions.
     if (config.storage.backend == "memory") {
-        std::cerr << "parleyctl: the configuration uses in-memory storage; accounts exist only inside parleyd\n";
+        std::cerr
+            << "parleyctl: the configuration uses in-memory storage; accounts exist only inside parleyd\n";
         return 1;
     }
     storage::StorageOptions options;
@@ -178,9 +184,11 @@ int main(int argc, char** argv) {
     int status = 0;
     if ((command == "adduser" || command == "passwd") && positional.size() == 2) {
         auto jid = parseAccount(positional[1]);
-        if (!jid) return 2;
+        if (!jid)
+            return 2;
         auto password = readPassword(passwordFile);
-        if (!password) return 2;
+        if (!password)
+            return 2;
         auto prepared = prepareResource(*password);  // RFC 8265 OpaqueString
         if (!prepared) {
             std::cerr << "parleyctl: the password is empty or contains characters that are not allowed\n";
@@ -188,25 +196,27 @@ int main(int argc, char** argv) {
         }
         auto credentials = sasl::deriveAllScramCredentials(*prepared, config.scramIterations);
         if (command == "adduser") {
-            storage::Account account{std::string(jid->domain()), std::string(jid->local()), std::move(credentials),
-                                     static_cast<std::int64_t>(std::time(nullptr))};
+            storage::Account account{std::string(jid->domain()), std::string(jid->local()),
+                                     std::move(credentials), static_cast<std::int64_t>(std::time(nullptr))};
             auto created = runSync(store.accounts().createAccount(std::move(account)));
             if (!created) {
                 std::cerr << "parleyctl: cannot create " << jid->str() << ": "
-                          << (created.error() == storage::StorageError::AlreadyExists ? "the account exists already"
-                                                                                      : storage::toString(created.error()))
+                          << (created.error() == storage::StorageError::AlreadyExists
+                                  ? "the account exists already"
+                                  : storage::toString(created.error()))
                           << "\n";
                 status = 1;
             } else {
                 std::cout << "created " << jid->str() << "\n";
             }
         } else {
-            auto changed = runSync(store.accounts().setCredentials(std::string(jid->domain()), std::string(jid->local()),
-                                                                   std::move(credentials)));
+            auto changed = runSync(store.accounts().setCredentials(
+                std::string(jid->domain()), std::string(jid->local()), std::move(credentials)));
             if (!changed) {
                 std::cerr << "parleyctl: cannot set the password of " << jid->str() << ": "
-                          << (changed.error() == storage::StorageError::NotFound ? "no such account"
-                                                                                 : storage::toString(changed.error()))
+                          << (changed.error() == storage::StorageError::NotFound
+                                  ? "no such account"
+                                  : storage::toString(changed.error()))
                           << "\n";
                 status = 1;
             } else {
@@ -216,12 +226,15 @@ int main(int argc, char** argv) {
         }
     } else if (command == "deluser" && positional.size() == 2) {
         auto jid = parseAccount(positional[1]);
-        if (!jid) return 2;
-        auto removed = runSync(store.accounts().deleteAccount(std::string(jid->domain()), std::string(jid->local())));
+        if (!jid)
+            return 2;
+        auto removed =
+            runSync(store.accounts().deleteAccount(std::string(jid->domain()), std::string(jid->local())));
         if (!removed) {
             std::cerr << "parleyctl: cannot delete " << jid->str() << ": "
-                      << (removed.error() == storage::StorageError::NotFound ? "no such account"
-                                                                             : storage::toString(removed.error()))
+                      << (removed.error() == storage::StorageError::NotFound
+                              ? "no such account"
+                              : storage::toString(removed.error()))
                       << "\n";
             status = 1;
         } else {
@@ -230,14 +243,16 @@ int main(int argc, char** argv) {
         }
     } else if (command == "users" && positional.size() <= 2) {
         for (const HostConfig& host : config.hosts) {
-            if (positional.size() == 2 && host.domain != positional[1]) continue;
+            if (positional.size() == 2 && host.domain != positional[1])
+                continue;
             auto users = runSync(store.accounts().listAccounts(host.domain));
             if (!users) {
                 std::cerr << "parleyctl: cannot list accounts: " << storage::toString(users.error()) << "\n";
                 status = 1;
                 break;
             }
-            for (const std::string& user : *users) std::cout << user << "@" << host.domain << "\n";
+            for (const std::string& user : *users)
+                std::cout << user << "@" << host.domain << "\n";
         }
     } else {
         store.close();

@@ -59,13 +59,14 @@ int main(int argc, char** argv) {
         config = std::move(*loaded);
     }
     if (checkOnly) {
-        std::cout << "parleyd: configuration OK (" << config.hosts.size() << " host(s), " << config.listeners.size()
-                  << " listener(s))\n";
+        std::cout << "parleyd: configuration OK (" << config.hosts.size() << " host(s), "
+                  << config.listeners.size() << " listener(s))\n";
         return 0;
     }
     const Logger log("parleyd");
-    log.info(std::string("Parley ") + std::string(kParleyVersion) + " starting" +
-             (configFile.empty() ? " with the development default (no --config given)" : " with " + configFile));
+    log.info(
+        std::string("Parley ") + std::string(kParleyVersion) + " starting" +
+        (configFile.empty() ? " with the development default (no --config given)" : " with " + configFile));
 
     // Writing to a closed socket must give EPIPE, not kill the server.
     std::signal(SIGPIPE, SIG_IGN);
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     options.config = std::move(config);
     const bool openRegistration = !options.config.hosts.empty() &&
                                   options.config.hosts.front().registration == RegistrationPolicy::Open;
-    const std::string firstHost = options.config.hosts.empty() ? "localhost" : options.config.hosts.front().domain;
+    const std::string firstHost =
+        options.config.hosts.empty() ? "localhost" : options.config.hosts.front().domain;
     auto server = Server::create(std::move(options));
     if (!server) {
         std::cerr << "parleyd: cannot start: " << server.error() << "\n";
@@ -83,8 +85,9 @@ int main(int argc, char** argv) {
         std::cerr << "parleyd: cannot start: " << started.error() << "\n";
         return 1;
     }
-    log.info("create a user with: parleyctl" + (configFile.empty() ? std::string() : " --config " + configFile) +
-             " adduser alice@" + firstHost +
+    log.info("create a user with: parleyctl" +
+             (configFile.empty() ? std::string() : " --config " + configFile) + " adduser alice@" +
+             firstHost +
              (openRegistration ? " (or register from your client: in-band registration is open)" : ""));
 
     boost::asio::io_context signals;

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "admin_socket.h"
 #include "parley/modules/registry.h"
 #include "parley/streams/c2s_service.h"
-#include "admin_socket.h"
 
 namespace parley::server {
 
@@ -26,8 +26,8 @@ Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
     std::error_code fsError;
     std::filesystem::create_directories(config.dataDir, fsError);
     if (fsError) {
-        return std::string("cannot create the data directory " + config.dataDir.string() + ": " + fsError.message() +
-                           " (set data_dir to a writable folder)");
+        return std::string("cannot create the data directory " + config.dataDir.string() + ": " +
+                           fsError.message() + " (set data_dir to a writable folder)");
     }
 
     std::unique_ptr<storage::Storage> storage = std::move(options.storage);
@@ -37,10 +37,13 @@ Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
         storageOptions.path = config.storage.path;  // the loader has resolved it against data_dir
         storageOptions.synchronousFull = config.storage.synchronousFull;
         auto opened = storage::openStorage(storageOptions);
-        if (!opened) return opened.error().message;
+        if (!opened)
+            return opened.error().message;
         storage = std::move(*opened);
-        if (config.storage.backend == "sqlite") serverLog().info("storage: SQLite database " + storageOptions.path.string());
-        else serverLog().info("storage: in memory (nothing survives a restart)");
+        if (config.storage.backend == "sqlite")
+            serverLog().info("storage: SQLite database " + storageOptions.path.string());
+        else
+            serverLog().info("storage: in memory (nothing survives a restart)");
     }
 
     // Certificates: configured files, or <data_dir>/certs/<domain>.{crt,key}, made self-signed on
@@ -50,31 +53,37 @@ Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
         host.certificate = config.certificatePath(host);
         host.privateKey = config.privateKeyPath(host);
         std::error_code missing;
-        const bool haveBoth = std::filesystem::exists(host.certificate, missing) && std::filesystem::exists(host.privateKey, missing);
+        const bool haveBoth = std::filesystem::exists(host.certificate, missing) &&
+                              std::filesystem::exists(host.privateKey, missing);
         if (!haveBoth && !host.selfSignedCertificate) {
             return std::string("the certificate for " + host.domain + " is missing: put it in " +
                                host.certificate.string() + " and its key in " + host.privateKey.string() +
                                ", or set self_signed_certificate = true for testing");
         }
         if (host.selfSignedCertificate) {
-            auto made = net::ensureSelfSignedCertificate(host.certificate.string(), host.privateKey.string(), host.domain);
-            if (!made) return made.error();
+            auto made = net::ensureSelfSignedCertificate(host.certificate.string(), host.privateKey.string(),
+                                                         host.domain);
+            if (!made)
+                return made.error();
             if (*made) {
                 serverLog().info("made a self-signed certificate for " + host.domain + " in " +
-                                 host.certificate.string() + " (clients will warn about it; configure a real one)");
+                                 host.certificate.string() +
+                                 " (clients will warn about it; configure a real one)");
             }
         }
         certificates.push_back({host.domain, host.certificate.string(), host.privateKey.string()});
     }
     if (!config.hosts.empty()) {
         auto tls = net::TlsServerContext::create(certificates, config.hosts.front().domain);
-        if (!tls) return tls.error();
+        if (!tls)
+            return tls.error();
         server->tls_ = std::move(*tls);
     }
 
     std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
     server->core_ = std::make_unique<ServerCore>(std::move(config), std::move(storage), std::move(clock));
-    if (auto started = server->core_->modules().start(builtinModules()); !started) return started.error();
+    if (auto started = server->core_->modules().start(builtinModules()); !started)
+        return started.error();
     server->c2s_ = std::make_unique<C2sService>(*server->core_, server->tls_.get());
     return server;
 }
@@ -98,11 +107,14 @@ Result<void, std::string> Server::start() {
             return bound.error();
         }
         endpoints_.push_back(*bound);
-        const std::string tlsMode = listener.tls == TlsMode::Direct ? "direct TLS" : (listener.requireTls ? "STARTTLS required" : "STARTTLS optional");
-        serverLog().info("listening for clients on [" + bound->address().to_string() + "]:" +
-                         std::to_string(bound->port()) + " (" + tlsMode + ")");
+        const std::string tlsMode = listener.tls == TlsMode::Direct
+                                        ? "direct TLS"
+                                        : (listener.requireTls ? "STARTTLS required" : "STARTTLS optional");
+        serverLog().info("listening for clients on [" + bound->address().to_string() +
+                         "]:" + std::to_string(bound->port()) + " (" + tlsMode + ")");
     }
-    if (endpoints_.empty() && !config.listeners.empty()) return std::string("no listener could be opened");
+    if (endpoints_.empty() && !config.listeners.empty())
+        return std::string("no listener could be opened");
     if (adminSocketWanted_) {
         auto admin = AdminSocket::open(*this, core_->config().dataDir / "parleyd.sock");
         if (!admin) {
@@ -113,17 +125,20 @@ Result<void, std::string> Server::start() {
     }
     core_->loops().start();
     std::string hosts;
-    for (const HostConfig& host : config.hosts) hosts += (hosts.empty() ? "" : ", ") + host.domain;
+    for (const HostConfig& host : config.hosts)
+        hosts += (hosts.empty() ? "" : ", ") + host.domain;
     serverLog().info("serving " + hosts + " with modules: " + [&] {
         std::string names;
-        for (const std::string& name : core_->modules().startedModules()) names += (names.empty() ? "" : ", ") + name;
+        for (const std::string& name : core_->modules().startedModules())
+            names += (names.empty() ? "" : ", ") + name;
         return names;
     }());
     return {};
 }
 
 void Server::stop() {
-    if (stopped_ || !core_) return;
+    if (stopped_ || !core_)
+        return;
     stopped_ = true;
     admin_.reset();
     c2s_->shutdown({xmpp::StreamErrorCondition::SystemShutdown, "The server is shutting down", {}});

@@ -27,37 +27,43 @@ std::string sha1Base64(std::string_view text) {
 }
 
 class DiscoModule final : public Module {
-public:
+  public:
     void start(ModuleContext& context) override {
         context_ = &context;
         registrations_.push_back(context.addDiscoFeature(std::string(kDiscoInfo)));
         registrations_.push_back(context.addDiscoFeature(std::string(kDiscoItems)));
         registrations_.push_back(context.addDiscoIdentity({"server", "im", "Parley"}));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}), std::string(kDiscoInfo),
-                                              "query", [this](IqRequest r) { return serverInfo(std::move(r)); }));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}), std::string(kDiscoItems),
-                                              "query", [this](IqRequest r) { return serverItems(std::move(r)); }));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self}), std::string(kDiscoInfo),
-                                              "query", [this](IqRequest r) { return accountInfo(std::move(r)); }));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self}), std::string(kDiscoItems),
-                                              "query", [this](IqRequest r) { return accountItems(std::move(r)); }));
+        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}),
+                                              std::string(kDiscoInfo), "query",
+                                              [this](IqRequest r) { return serverInfo(std::move(r)); }));
+        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}),
+                                              std::string(kDiscoItems), "query",
+                                              [this](IqRequest r) { return serverItems(std::move(r)); }));
+        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self}),
+                                              std::string(kDiscoInfo), "query",
+                                              [this](IqRequest r) { return accountInfo(std::move(r)); }));
+        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self}),
+                                              std::string(kDiscoItems), "query",
+                                              [this](IqRequest r) { return accountItems(std::move(r)); }));
         // XEP-0115 §6.3: a server advertises its own capabilities in stream features.
         for (StreamStage stage : {StreamStage::PreAuth, StreamStage::PostAuth}) {
-            registrations_.push_back(context.addStreamFeature(stage, [this](const StreamFeatureContext& feature) {
-                xml::Element c("c", std::string(kCaps));
-                c.setAttr("hash", "sha-1");
-                c.setAttr("node", std::string(kCapsNode));
-                c.setAttr("ver", capsVersion(feature.host));
-                return std::optional<xml::Element>(std::move(c));
-            }));
+            registrations_.push_back(
+                context.addStreamFeature(stage, [this](const StreamFeatureContext& feature) {
+                    xml::Element c("c", std::string(kCaps));
+                    c.setAttr("hash", "sha-1");
+                    c.setAttr("node", std::string(kCapsNode));
+                    c.setAttr("ver", capsVersion(feature.host));
+                    return std::optional<xml::Element>(std::move(c));
+                }));
         }
     }
 
-private:
+  private:
     // The contact-address form for a host (XEP-0157), or nullopt when none is configured.
     std::optional<xml::Element> serverInfoForm(const std::string& host) const {
         const HostConfig* config = context_->config().findHost(host);
-        if (!config || config->contactAddresses.empty()) return std::nullopt;
+        if (!config || config->contactAddresses.empty())
+            return std::nullopt;
         xml::Element form("x", std::string(kDataForms));
         form.setAttr("type", "result");
         xml::Element& formType = form.append("field", std::string(kDataForms));
@@ -67,24 +73,28 @@ private:
         for (const auto& [var, values] : config->contactAddresses) {
             xml::Element& field = form.append("field", std::string(kDataForms));
             field.setAttr("var", var);
-            for (const std::string& value : values) field.append("value", std::string(kDataForms)).appendText(value);
+            for (const std::string& value : values)
+                field.append("value", std::string(kDataForms)).appendText(value);
         }
         return form;
     }
 
     xml::Element buildServerInfo(const std::string& host, std::string_view node) const {
         xml::Element query("query", std::string(kDiscoInfo));
-        if (!node.empty()) query.setAttr("node", std::string(node));
+        if (!node.empty())
+            query.setAttr("node", std::string(node));
         for (const DiscoIdentity& identity : context_->discoIdentities()) {
             xml::Element& element = query.append("identity", std::string(kDiscoInfo));
             element.setAttr("category", identity.category);
             element.setAttr("type", identity.type);
-            if (!identity.name.empty()) element.setAttr("name", identity.name);
+            if (!identity.name.empty())
+                element.setAttr("name", identity.name);
         }
         for (const std::string& feature : context_->discoFeatures()) {
             query.append("feature", std::string(kDiscoInfo)).setAttr("var", feature);
         }
-        if (auto form = serverInfoForm(host)) query.append(std::move(*form));
+        if (auto form = serverInfoForm(host))
+            query.append(std::move(*form));
         return query;
     }
 
@@ -92,27 +102,34 @@ private:
     std::string capsVersion(const std::string& host) const {
         std::lock_guard lock(capsMutex_);
         auto cached = capsByHost_.find(host);
-        if (cached != capsByHost_.end()) return cached->second;
+        if (cached != capsByHost_.end())
+            return cached->second;
         std::vector<std::string> identities;
         for (const DiscoIdentity& identity : context_->discoIdentities()) {
             identities.push_back(identity.category + "/" + identity.type + "//" + identity.name);
         }
         std::sort(identities.begin(), identities.end());
         std::string s;
-        for (const std::string& identity : identities) s += identity + "<";
-        for (const std::string& feature : context_->discoFeatures()) s += feature + "<";  // already sorted
+        for (const std::string& identity : identities)
+            s += identity + "<";
+        for (const std::string& feature : context_->discoFeatures())
+            s += feature + "<";  // already sorted
         if (auto form = serverInfoForm(host)) {
             s += "http://jabber.org/network/serverinfo<";
             std::vector<const xml::Element*> fields = form->children("field", kDataForms);
-            std::sort(fields.begin(), fields.end(),
-                      [](const xml::Element* a, const xml::Element* b) { return a->attr("var") < b->attr("var"); });
+            std::sort(fields.begin(), fields.end(), [](const xml::Element* a, const xml::Element* b) {
+                return a->attr("var") < b->attr("var");
+            });
             for (const xml::Element* field : fields) {
-                if (field->attr("var") == "FORM_TYPE") continue;
+                if (field->attr("var") == "FORM_TYPE")
+                    continue;
                 s += std::string(field->attr("var")) + "<";
                 std::vector<std::string> values;
-                for (const xml::Element* value : field->children("value", kDataForms)) values.push_back(value->text());
+                for (const xml::Element* value : field->children("value", kDataForms))
+                    values.push_back(value->text());
                 std::sort(values.begin(), values.end());
-                for (const std::string& value : values) s += value + "<";
+                for (const std::string& value : values)
+                    s += value + "<";
             }
         }
         std::string ver = sha1Base64(s);
@@ -129,13 +146,15 @@ private:
     }
 
     asio::awaitable<IqResult> serverItems(IqRequest request) {
-        if (request.payload().hasAttr("node")) co_return xmpp::StanzaError(xmpp::StanzaErrorCondition::ItemNotFound);
+        if (request.payload().hasAttr("node"))
+            co_return xmpp::StanzaError(xmpp::StanzaErrorCondition::ItemNotFound);
         co_return xml::Element("query", std::string(kDiscoItems));
     }
 
     // XEP-0030 §... and RFC 6121: the account answers for itself to its own resources.
     asio::awaitable<IqResult> accountInfo(IqRequest request) {
-        if (request.payload().hasAttr("node")) co_return xmpp::StanzaError(xmpp::StanzaErrorCondition::ItemNotFound);
+        if (request.payload().hasAttr("node"))
+            co_return xmpp::StanzaError(xmpp::StanzaErrorCondition::ItemNotFound);
         xml::Element query("query", std::string(kDiscoInfo));
         xml::Element& identity = query.append("identity", std::string(kDiscoInfo));
         identity.setAttr("category", "account");
@@ -144,7 +163,9 @@ private:
         co_return query;
     }
 
-    asio::awaitable<IqResult> accountItems(IqRequest) { co_return xml::Element("query", std::string(kDiscoItems)); }
+    asio::awaitable<IqResult> accountItems(IqRequest) {
+        co_return xml::Element("query", std::string(kDiscoItems));
+    }
 
     ModuleContext* context_ = nullptr;
     mutable std::mutex capsMutex_;
@@ -155,7 +176,8 @@ private:
 }  // namespace
 
 ModuleInfo discoModule() {
-    return {"disco", "service discovery, server capabilities and contact addresses",
+    return {"disco",
+            "service discovery, server capabilities and contact addresses",
             {"XEP-0030", "XEP-0115", "XEP-0128", "XEP-0157"},
             [] { return std::unique_ptr<Module>(std::make_unique<DiscoModule>()); }};
 }

@@ -20,27 +20,32 @@ using xmpp::StanzaError;
 using xmpp::StanzaErrorCondition;
 
 class RegisterModule final : public Module {
-public:
+  public:
     void start(ModuleContext& context) override {
         context_ = &context;
         registrations_.push_back(context.addDiscoFeature(std::string(kRegister)));
-        registrations_.push_back(context.addStreamFeature(StreamStage::PreAuth, [this](const StreamFeatureContext& f) {
-            // XEP-0077 §4: advertised only where a registration could succeed.
-            const HostConfig* host = context_->config().findHost(f.host);
-            if (!host || host->registration != RegistrationPolicy::Open) return std::optional<xml::Element>();
-            // A password travels in the form: as with SASL PLAIN, only over TLS unless configured otherwise.
-            if (!f.tls && !context_->config().allowPlainWithoutTls) return std::optional<xml::Element>();
-            return std::optional<xml::Element>(xml::Element("register", std::string(kRegisterFeature)));
-        }));
-        registrations_.push_back(context.onPreAuthIq(std::string(kRegister), "query",
-                                                     [this](PreAuthIqRequest r) { return preAuth(std::move(r)); }));
+        registrations_.push_back(
+            context.addStreamFeature(StreamStage::PreAuth, [this](const StreamFeatureContext& f) {
+                // XEP-0077 §4: advertised only where a registration could succeed.
+                const HostConfig* host = context_->config().findHost(f.host);
+                if (!host || host->registration != RegistrationPolicy::Open)
+                    return std::optional<xml::Element>();
+                // A password travels in the form: as with SASL PLAIN, only over TLS unless configured
+                // otherwise.
+                if (!f.tls && !context_->config().allowPlainWithoutTls)
+                    return std::optional<xml::Element>();
+                return std::optional<xml::Element>(xml::Element("register", std::string(kRegisterFeature)));
+            }));
+        registrations_.push_back(context.onPreAuthIq(
+            std::string(kRegister), "query", [this](PreAuthIqRequest r) { return preAuth(std::move(r)); }));
         for (xmpp::IqType type : {xmpp::IqType::Get, xmpp::IqType::Set}) {
-            registrations_.push_back(context.onIq(type, scopes({IqScope::Self, IqScope::Host}), std::string(kRegister),
-                                                  "query", [this](IqRequest r) { return authenticated(std::move(r)); }));
+            registrations_.push_back(
+                context.onIq(type, scopes({IqScope::Self, IqScope::Host}), std::string(kRegister), "query",
+                             [this](IqRequest r) { return authenticated(std::move(r)); }));
         }
     }
 
-private:
+  private:
     static xml::Element form(std::string_view instructions) {
         xml::Element query("query", std::string(kRegister));
         query.append("instructions", std::string(kRegister)).appendText(std::string(instructions));
@@ -50,14 +55,16 @@ private:
     }
 
     // Validates a user name and password from a form; the error says which one is wrong.
-    static Result<std::pair<std::string, std::string>, StanzaError> readCredentials(const xml::Element& query) {
+    static Result<std::pair<std::string, std::string>, StanzaError> readCredentials(
+        const xml::Element& query) {
         const xml::Element* username = query.findChild("username", kRegister);
         const xml::Element* password = query.findChild("password", kRegister);
         if (!username || !password) {
             return StanzaError(StanzaErrorCondition::BadRequest, "Both username and password are required");
         }
         auto user = prepareLocalpart(username->text());
-        if (!user) return StanzaError(StanzaErrorCondition::NotAcceptable, "This user name is not allowed");
+        if (!user)
+            return StanzaError(StanzaErrorCondition::NotAcceptable, "This user name is not allowed");
         // RFC 8265 §4: passwords are prepared with the OpaqueString profile, like resources.
         auto pass = prepareResource(password->text());
         if (!pass || pass->size() > 1023) {
@@ -82,11 +89,14 @@ private:
     // and recording later let every connection that asked while the first PBKDF2 ran register too.
     bool reserveRegistration(const asio::ip::address& address) {
         const auto& limits = context_->config().limits;
-        if (limits.registrationInterval.count() == 0) return true;
-        if (address.is_loopback() && limits.registrationLimitExemptLoopback) return true;
+        if (limits.registrationInterval.count() == 0)
+            return true;
+        if (address.is_loopback() && limits.registrationLimitExemptLoopback)
+            return true;
         std::lock_guard lock(mutex_);
         const auto now = context_->clock().now();
-        std::erase_if(lastRegistration_, [&](const auto& entry) { return now - entry.second > limits.registrationInterval; });
+        std::erase_if(lastRegistration_,
+                      [&](const auto& entry) { return now - entry.second > limits.registrationInterval; });
         return lastRegistration_.try_emplace(address.to_string(), now).second;
     }
 
@@ -98,7 +108,8 @@ private:
 
     asio::awaitable<IqResult> create(std::string host, const xml::Element& query) {
         auto credentials = readCredentials(query);
-        if (!credentials) co_return credentials.error();
+        if (!credentials)
+            co_return credentials.error();
         auto [user, password] = std::move(*credentials);
         storage::Account account;
         account.host = host;
@@ -112,7 +123,8 @@ private:
             }
             context_->log().error("cannot store the new account " + user + "@" + host + ": " +
                                   std::string(storage::toString(created.error())));
-            co_return StanzaError(StanzaErrorCondition::InternalServerError, "The account could not be stored");
+            co_return StanzaError(StanzaErrorCondition::InternalServerError,
+                                  "The account could not be stored");
         }
         context_->log().info("registered " + user + "@" + host);
         co_return std::nullopt;
@@ -122,13 +134,16 @@ private:
         const HostConfig* host = context_->config().findHost(request.host);
         if (!host || host->registration != RegistrationPolicy::Open) {
             // XEP-0077 §3.1: registration not offered here.
-            co_return StanzaError(StanzaErrorCondition::ServiceUnavailable, "Registration is closed on this server");
+            co_return StanzaError(StanzaErrorCondition::ServiceUnavailable,
+                                  "Registration is closed on this server");
         }
         if (!request.tls && !context_->config().allowPlainWithoutTls) {
             // The form carries a password; like SASL PLAIN it needs TLS (allow_plain_without_tls).
-            co_return StanzaError(StanzaErrorCondition::NotAllowed, "Register over an encrypted connection (STARTTLS)");
+            co_return StanzaError(StanzaErrorCondition::NotAllowed,
+                                  "Register over an encrypted connection (STARTTLS)");
         }
-        if (request.stanza.iqType() == xmpp::IqType::Get) co_return form("Choose a user name and password.");
+        if (request.stanza.iqType() == xmpp::IqType::Get)
+            co_return form("Choose a user name and password.");
         if (request.payload().findChild("remove", kRegister)) {
             co_return StanzaError(StanzaErrorCondition::NotAuthorized, "Log in to cancel an account");
         }
@@ -138,7 +153,8 @@ private:
                                   "Too many registrations from your address; try again later");
         }
         IqResult result = co_await create(request.host, request.payload());
-        if (!result) releaseRegistration(request.remoteAddress);
+        if (!result)
+            releaseRegistration(request.remoteAddress);
         co_return result;
     }
 
@@ -161,12 +177,14 @@ private:
             // XEP-0077 §3.2: bad-request when <remove/> is not the only child of <query/>. Above all, a
             // request that also names a user must not cancel the requester's own account.
             if (query.childCount() != 1) {
-                co_return StanzaError(StanzaErrorCondition::BadRequest, "<remove/> must be the only child of <query/>");
+                co_return StanzaError(StanzaErrorCondition::BadRequest,
+                                      "<remove/> must be the only child of <query/>");
             }
             co_return co_await cancel(from);
         }
         const xml::Element* username = query.findChild("username", kRegister);
-        auto user = username ? prepareLocalpart(username->text()) : Result<std::string, JidError>(JidError::Empty);
+        auto user =
+            username ? prepareLocalpart(username->text()) : Result<std::string, JidError>(JidError::Empty);
         if (username && !user) {
             // XEP-0077 §3.3: the user name is the requester's own. One that is not a valid localpart
             // names nobody, so it must not change the requester's password either.
@@ -184,17 +202,20 @@ private:
 
     asio::awaitable<IqResult> changePassword(Jid from, const xml::Element& query) {
         const xml::Element* password = query.findChild("password", kRegister);
-        auto pass = password ? prepareResource(password->text()) : Result<std::string, JidError>(JidError::Empty);
-        if (!pass || pass->size() > 1023) co_return StanzaError(StanzaErrorCondition::NotAcceptable, "This password is not allowed");
+        auto pass =
+            password ? prepareResource(password->text()) : Result<std::string, JidError>(JidError::Empty);
+        if (!pass || pass->size() > 1023)
+            co_return StanzaError(StanzaErrorCondition::NotAcceptable, "This password is not allowed");
         auto credentials = co_await derive(std::move(*pass));
-        auto stored = co_await context_->storage().accounts().setCredentials(std::string(from.domain()),
-                                                                              std::string(from.local()),
-                                                                              std::move(credentials));
-        if (!stored) co_return StanzaError(StanzaErrorCondition::InternalServerError, "The password could not be stored");
+        auto stored = co_await context_->storage().accounts().setCredentials(
+            std::string(from.domain()), std::string(from.local()), std::move(credentials));
+        if (!stored)
+            co_return StanzaError(StanzaErrorCondition::InternalServerError,
+                                  "The password could not be stored");
         context_->log().info("password changed for " + std::string(from.bareView()));
         // Reliability row 45: the account's other sessions authenticated with the old password.
-        context_->closeSessionsOf(from.bare(), {xmpp::StreamErrorCondition::Reset, "The password was changed", {}},
-                                  &from);
+        context_->closeSessionsOf(from.bare(),
+                                  {xmpp::StreamErrorCondition::Reset, "The password was changed", {}}, &from);
         co_return std::nullopt;
     }
 
@@ -202,13 +223,15 @@ private:
         auto removed = co_await context_->storage().accounts().deleteAccount(std::string(from.domain()),
                                                                              std::string(from.local()));
         if (!removed && removed.error() != storage::StorageError::NotFound) {
-            co_return StanzaError(StanzaErrorCondition::InternalServerError, "The account could not be removed");
+            co_return StanzaError(StanzaErrorCondition::InternalServerError,
+                                  "The account could not be removed");
         }
         context_->log().info("account cancelled: " + std::string(from.bareView()));
         context_->accountDeleted({std::string(from.domain()), std::string(from.local())});
         // XEP-0077 §3.2: the result first, then every stream of the account is closed.
         context_->defer([context = context_, bare = from.bare()] {
-            context->closeSessionsOf(bare, {xmpp::StreamErrorCondition::NotAuthorized, "The account was removed", {}});
+            context->closeSessionsOf(
+                bare, {xmpp::StreamErrorCondition::NotAuthorized, "The account was removed", {}});
         });
         co_return std::nullopt;
     }
@@ -222,8 +245,9 @@ private:
 }  // namespace
 
 ModuleInfo registerModule() {
-    return {"register", "in-band registration, password change and account removal", {"XEP-0077"},
-            [] { return std::unique_ptr<Module>(std::make_unique<RegisterModule>()); }};
+    return {"register", "in-band registration, password change and account removal", {"XEP-0077"}, [] {
+                return std::unique_ptr<Module>(std::make_unique<RegisterModule>());
+            }};
 }
 
 }  // namespace parley::server::modules

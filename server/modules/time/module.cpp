@@ -9,15 +9,16 @@ namespace {
 constexpr std::string_view kTimeNamespace = "urn:xmpp:time";
 
 class TimeModule final : public Module {
-public:
+  public:
     void start(ModuleContext& context) override {
         clock_ = &context.clock();
         registrations_.push_back(context.addDiscoFeature(std::string(kTimeNamespace)));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}), std::string(kTimeNamespace),
-                                              "time", [this](IqRequest request) { return handleTime(std::move(request)); }));
+        registrations_.push_back(
+            context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}), std::string(kTimeNamespace), "time",
+                         [this](IqRequest request) { return handleTime(std::move(request)); }));
     }
 
-private:
+  private:
     asio::awaitable<IqResult> handleTime(IqRequest) {
         const std::time_t now = static_cast<std::time_t>(clock_->unixSeconds());
         std::tm utc{};
@@ -38,8 +39,9 @@ private:
 }  // namespace
 
 ModuleInfo timeModule() {
-    return {"time", "tells the server's time", {"XEP-0202"},
-            [] { return std::unique_ptr<Module>(std::make_unique<TimeModule>()); }};
+    return {"time", "tells the server's time", {"XEP-0202"}, [] {
+                return std::unique_ptr<Module>(std::make_unique<TimeModule>());
+            }};
 }
 
 }  // namespace parley::server::modules

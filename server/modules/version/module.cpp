@@ -11,25 +11,27 @@ namespace {
 constexpr std::string_view kVersionNamespace = "jabber:iq:version";
 
 class VersionModule final : public Module {
-public:
+  public:
     void start(ModuleContext& context) override {
         const std::string showOs = context.option("show_os", "false");
         if (showOs == "true") {
             utsname info{};
-            if (uname(&info) == 0) os_ = std::string(info.sysname) + " " + info.release;
+            if (uname(&info) == 0)
+                os_ = std::string(info.sysname) + " " + info.release;
         }
         registrations_.push_back(context.addDiscoFeature(std::string(kVersionNamespace)));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}),
-                                              std::string(kVersionNamespace), "query",
-                                              [this](IqRequest request) { return handleVersion(std::move(request)); }));
+        registrations_.push_back(
+            context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}), std::string(kVersionNamespace), "query",
+                         [this](IqRequest request) { return handleVersion(std::move(request)); }));
     }
 
-private:
+  private:
     asio::awaitable<IqResult> handleVersion(IqRequest) {
         xml::Element query("query", std::string(kVersionNamespace));
         query.append("name", std::string(kVersionNamespace)).appendText("Parley");
         query.append("version", std::string(kVersionNamespace)).appendText(std::string(kParleyVersion));
-        if (!os_.empty()) query.append("os", std::string(kVersionNamespace)).appendText(os_);
+        if (!os_.empty())
+            query.append("os", std::string(kVersionNamespace)).appendText(os_);
         co_return query;
     }
 
@@ -40,8 +42,9 @@ private:
 }  // namespace
 
 ModuleInfo versionModule() {
-    return {"version", "tells the server's software name and version", {"XEP-0092"},
-            [] { return std::unique_ptr<Module>(std::make_unique<VersionModule>()); }};
+    return {"version", "tells the server's software name and version", {"XEP-0092"}, [] {
+                return std::unique_ptr<Module>(std::make_unique<VersionModule>());
+            }};
 }
 
 }  // namespace parley::server::modules

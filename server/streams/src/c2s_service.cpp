@@ -26,11 +26,14 @@ constexpr auto kAwaitTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // --- per-address limits ------------------------------------------------------------------------
 
 bool ConnectionLimits::admit(const boost::asio::ip::address& address) {
-    if (address.is_loopback()) return true;  // local tools and benchmarks are never limited
+    if (address.is_loopback())
+        return true;  // local tools and benchmarks are never limited
     std::lock_guard lock(mutex_);
     Counts& counts = byAddress_[address.to_string()];
-    if ((perAddress_ && counts.total >= perAddress_) || (preauthPerAddress_ && counts.preauth >= preauthPerAddress_)) {
-        if (counts.total == 0) byAddress_.erase(address.to_string());
+    if ((perAddress_ && counts.total >= perAddress_) ||
+        (preauthPerAddress_ && counts.preauth >= preauthPerAddress_)) {
+        if (counts.total == 0)
+            byAddress_.erase(address.to_string());
         return false;
     }
     ++counts.total;
@@ -39,20 +42,27 @@ bool ConnectionLimits::admit(const boost::asio::ip::address& address) {
 }
 
 void ConnectionLimits::authenticated(const boost::asio::ip::address& address) {
-    if (address.is_loopback()) return;
+    if (address.is_loopback())
+        return;
     std::lock_guard lock(mutex_);
     auto it = byAddress_.find(address.to_string());
-    if (it != byAddress_.end() && it->second.preauth > 0) --it->second.preauth;
+    if (it != byAddress_.end() && it->second.preauth > 0)
+        --it->second.preauth;
 }
 
 void ConnectionLimits::closed(const boost::asio::ip::address& address, bool wasPreauth) {
-    if (address.is_loopback()) return;
+    if (address.is_loopback())
+        return;
     std::lock_guard lock(mutex_);
     auto it = byAddress_.find(address.to_string());
-    if (it == byAddress_.end()) return;
-    if (it->second.total > 0) --it->second.total;
-    if (wasPreauth && it->second.preauth > 0) --it->second.preauth;
-    if (it->second.total == 0) byAddress_.erase(it);
+    if (it == byAddress_.end())
+        return;
+    if (it->second.total > 0)
+        --it->second.total;
+    if (wasPreauth && it->second.preauth > 0)
+        --it->second.preauth;
+    if (it->second.total == 0)
+        byAddress_.erase(it);
 }
 
 // --- sessions per loop and the timeout sweep ---------------------------------------------------
@@ -77,14 +87,16 @@ void sweep(LoopSessions& loop, Clock::TimePoint now) {
     // Copy: a timeout may close a session, which must not disturb the iteration.
     auto sessions = loop.sessions;
     for (const auto& weak : sessions) {
-        if (auto session = weak.lock()) session->checkTimeouts(now);
+        if (auto session = weak.lock())
+            session->checkTimeouts(now);
     }
 }
 
 void armSweep(LoopSessions& loop, ServerCore& core) {
     loop.timer->expires_after(std::chrono::seconds(1));
     loop.timer->async_wait([&loop, &core](const boost::system::error_code& ec) {
-        if (ec) return;
+        if (ec)
+            return;
         sweep(loop, core.clock().now());
         armSweep(loop, core);
     });
@@ -114,18 +126,24 @@ Result<net::tcp::endpoint, std::string> C2sService::listen(const ListenerConfig&
     listener->config = config;
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(config.address == "*" ? "::" : config.address, ec);
-    if (ec) return std::string("listener address '" + config.address + "' is not an IP address");
+    if (ec)
+        return std::string("listener address '" + config.address + "' is not an IP address");
     const net::tcp::endpoint endpoint(address, config.port);
     auto acceptor = std::make_unique<net::tcp::acceptor>(core_.loops().loop(0));
     acceptor->open(endpoint.protocol(), ec);
-    if (!ec) acceptor->set_option(net::tcp::acceptor::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(address.is_unspecified() ? false : true), ec);
-    if (!ec) acceptor->bind(endpoint, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec)
+        acceptor->set_option(net::tcp::acceptor::reuse_address(true), ec);
+    if (!ec && address.is_v6())
+        acceptor->set_option(asio::ip::v6_only(address.is_unspecified() ? false : true), ec);
+    if (!ec)
+        acceptor->bind(endpoint, ec);
+    if (!ec)
+        acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        return std::string("cannot listen on [" + endpoint.address().to_string() + "]:" + std::to_string(config.port) +
-                           ": " + ec.message() +
-                           (ec == asio::error::address_in_use ? " (is another XMPP server running? change listener.port)"
+        return std::string("cannot listen on [" + endpoint.address().to_string() +
+                           "]:" + std::to_string(config.port) + ": " + ec.message() +
+                           (ec == asio::error::address_in_use
+                                ? " (is another XMPP server running? change listener.port)"
                             : ec == asio::error::access_denied ? " (ports below 1024 need privileges)"
                                                                : ""));
     }
@@ -138,7 +156,8 @@ Result<net::tcp::endpoint, std::string> C2sService::listen(const ListenerConfig&
     listener->context->limits = limits_;
     listener->context->liveConnections = live_;
     listeners_.push_back(listener);
-    asio::co_spawn(core_.loops().loop(0), [this, listener] { return acceptLoop(listener); }, asio::detached);
+    asio::co_spawn(
+        core_.loops().loop(0), [this, listener] { return acceptLoop(listener); }, asio::detached);
     return bound;
 }
 
@@ -149,7 +168,8 @@ asio::awaitable<void> C2sService::acceptLoop(std::shared_ptr<Listener> listener)
         const std::size_t index = core_.loops().nextIndex();
         asio::io_context& loop = core_.loops().loop(index);
         auto [ec, socket] = co_await acceptor.async_accept(loop, kAwaitTuple);
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+        if (ec == asio::error::operation_aborted || !acceptor.is_open())
+            break;
         if (ec) {
             // Out of descriptors (EMFILE) or similar: back off instead of spinning (reliability row 35).
             listenerLog().warn("accept failed: " + ec.message() + "; pausing new connections for 100 ms");
@@ -159,7 +179,8 @@ asio::awaitable<void> C2sService::acceptLoop(std::shared_ptr<Listener> listener)
         }
         boost::system::error_code peerError;
         const auto remote = socket.remote_endpoint(peerError);
-        if (peerError) continue;
+        if (peerError)
+            continue;
         if (!limits_->admit(remote.address())) {
             listenerLog().info("refusing a connection from " + remote.address().to_string() +
                                ": too many connections from this address");
@@ -185,7 +206,8 @@ void C2sService::shutdown(xmpp::StreamError error) {
         asio::io_context& loop = core_.loops().loop(i);
         asio::post(loop, [&sessions = *loopSessions_[i], error] {
             for (const auto& weak : sessions.sessions) {
-                if (auto session = weak.lock()) session->close(error);
+                if (auto session = weak.lock())
+                    session->close(error);
             }
         });
     }

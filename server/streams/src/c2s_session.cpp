@@ -1,12 +1,12 @@
 #include "parley/streams/c2s_session.h"
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <array>
 #include <charconv>
 
 #include "parley/base/base64.h"
@@ -40,7 +40,8 @@ std::span<char> threadReadBuffer() {
 
 StreamError streamErrorFor(xml::ParseError error, std::string detail) {
     switch (error) {
-        case xml::ParseError::RestrictedXml: return {StreamErrorCondition::RestrictedXml, std::move(detail), {}};
+        case xml::ParseError::RestrictedXml:
+            return {StreamErrorCondition::RestrictedXml, std::move(detail), {}};
         case xml::ParseError::UnsupportedEncoding:
             return {StreamErrorCondition::UnsupportedEncoding, std::move(detail), {}};
         case xml::ParseError::BadNamespacePrefix:
@@ -54,7 +55,8 @@ StreamError streamErrorFor(xml::ParseError error, std::string detail) {
         case xml::ParseError::TooDeep:
         case xml::ParseError::TooManyAttributes:
             return {StreamErrorCondition::PolicyViolation, std::move(detail), {}};
-        case xml::ParseError::NotWellFormed: break;
+        case xml::ParseError::NotWellFormed:
+            break;
     }
     return {StreamErrorCondition::NotWellFormed, std::move(detail), {}};
 }
@@ -92,13 +94,15 @@ C2sSession::C2sSession(std::shared_ptr<const C2sListenerContext> context, net::t
 }
 
 C2sSession::~C2sSession() {
-    if (context_->limits) context_->limits->closed(connection_.remoteEndpoint().address(), preauthCounted_);
+    if (context_->limits)
+        context_->limits->closed(connection_.remoteEndpoint().address(), preauthCounted_);
     context_->liveConnections->fetch_sub(1);
 }
 
 void C2sSession::start(std::shared_ptr<C2sSession> session) {
     auto executor = session->executor_;
-    asio::co_spawn(executor, [session = std::move(session)]() { return session->run(); }, asio::detached);
+    asio::co_spawn(
+        executor, [session = std::move(session)]() { return session->run(); }, asio::detached);
 }
 
 std::string C2sSession::describe() const {
@@ -126,12 +130,16 @@ asio::awaitable<void> C2sSession::run() {
     while (state_ != State::Closed) {
         while (state_ != State::Closed && !closeWhenFlushed_) {
             auto event = parser_.next();
-            if (!event) break;
+            if (!event)
+                break;
             co_await handleEvent(std::move(*event));
         }
-        if (state_ == State::Closed) break;
-        if (!flush()) break;
-        if (closeWhenFlushed_ && out_.empty() && queue_.empty()) break;
+        if (state_ == State::Closed)
+            break;
+        if (!flush())
+            break;
+        if (closeWhenFlushed_ && out_.empty() && queue_.empty())
+            break;
 
         net::error_code ec;
         if (!out_.empty()) {
@@ -142,12 +150,15 @@ asio::awaitable<void> C2sSession::run() {
             ec = co_await connection_.waitReadable();
         }
         const Parked was = std::exchange(parked_, Parked::None);
-        if (ec == asio::error::operation_aborted) continue;  // woken: new output, a close, or a timeout
-        if (ec) break;
+        if (ec == asio::error::operation_aborted)
+            continue;  // woken: new output, a close, or a timeout
+        if (ec)
+            break;
         // GCC 12 miscompiles co_await inside conditions; keep every co_await a plain statement.
         if (was == Parked::Reading) {
             const bool open = co_await readAvailable();
-            if (!open) break;
+            if (!open)
+                break;
             const auto pause = readLimiter_.pause(core_.clock().now());
             if (pause.count() > 0) {
                 // Over limits.inbound_bytes_per_second: stop reading for a while (XEP-0205 §4.7);
@@ -171,21 +182,25 @@ asio::awaitable<bool> C2sSession::readAvailable() {
             }
             co_return false;
         }
-        if (*n == 0) break;
+        if (*n == 0)
+            break;
         total += *n;
         lastRead_ = core_.clock().now();
         readLimiter_.onRead(*n);
         // Parse at once, while the bytes are still in the per-thread buffer.
         parser_.feed(std::string_view(buffer.data(), *n));
-        if (parser_.bufferedBytes() == 0 && *n < buffer.size()) break;
+        if (parser_.bufferedBytes() == 0 && *n < buffer.size())
+            break;
     }
     co_return true;
 }
 
 void C2sSession::finish() {
-    if (state_ == State::Closed && !connection_.isOpen()) return;
+    if (state_ == State::Closed && !connection_.isOpen())
+        return;
     state_ = State::Closed;
-    if (isBound()) core_.sessions().unbind(*this);
+    if (isBound())
+        core_.sessions().unbind(*this);
     connection_.close();
     queue_.clear();
     out_.clear();
@@ -204,7 +219,8 @@ void C2sSession::deliver(xmpp::StanzaPtr stanza) {
 }
 
 void C2sSession::enqueue(xmpp::StanzaPtr stanza) {
-    if (state_ == State::Closed || closeWhenFlushed_) return;
+    if (state_ == State::Closed || closeWhenFlushed_)
+        return;
     const auto& limits = core_.config().limits;
     // Only a session parked until its socket drains is behind: the client is not taking our output.
     // While the coroutine is busy with the client's own input (say, a batch of 100 messages whose
@@ -234,11 +250,13 @@ void C2sSession::close(StreamError error) {
 void C2sSession::wake() {
     // Only a coroutine parked on readability needs waking; one parked on writability writes the new
     // bytes when the socket drains, and a busy one flushes after the current event.
-    if (parked_ == Parked::Reading) connection_.cancel();
+    if (parked_ == Parked::Reading)
+        connection_.cancel();
 }
 
 bool C2sSession::flush() {
-    for (const xmpp::StanzaPtr& stanza : queue_) stanza->serializeTo(out_, "jabber:client");
+    for (const xmpp::StanzaPtr& stanza : queue_)
+        stanza->serializeTo(out_, "jabber:client");
     queue_.clear();
     std::size_t written = 0;
     while (written < out_.size()) {
@@ -247,23 +265,28 @@ bool C2sSession::flush() {
             c2sLog().debug("write error to " + describe() + ": " + n.error().message());
             return false;
         }
-        if (*n == 0) break;
+        if (*n == 0)
+            break;
         written += *n;
     }
     if (written > 0) {
         lastWriteProgress_ = core_.clock().now();
         out_.erase(0, written);
     }
-    if (out_.empty() && out_.capacity() > 16 * 1024) std::string().swap(out_);  // keep idle sessions small
+    if (out_.empty() && out_.capacity() > 16 * 1024)
+        std::string().swap(out_);  // keep idle sessions small
     return true;
 }
 
 asio::awaitable<bool> C2sSession::flushFully() {
     while (true) {
-        if (!flush()) co_return false;
-        if (out_.empty()) co_return true;
+        if (!flush())
+            co_return false;
+        if (out_.empty())
+            co_return true;
         const net::error_code ec = co_await connection_.waitWritable();
-        if (ec) co_return false;
+        if (ec)
+            co_return false;
     }
 }
 
@@ -272,18 +295,22 @@ void C2sSession::sendHeader() {
     streamId_ = randomId(20);
     out_.append("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='");
     out_.append(ns::kStreams).append("' id='").append(streamId_).append("'");
-    if (!host_.empty()) out_.append(" from='").append(host_).append("'");
+    if (!host_.empty())
+        out_.append(" from='").append(host_).append("'");
     out_.append(" version='1.0' xml:lang='en'>");
     headerSent_ = true;
 }
 
 void C2sSession::streamError(StreamError error) {
-    if (state_ == State::Closed || closeWhenFlushed_) return;
+    if (state_ == State::Closed || closeWhenFlushed_)
+        return;
     // §4.9.1.2: an error before our header is sent still gets a header first.
-    if (!headerSent_) sendHeader();
+    if (!headerSent_)
+        sendHeader();
     c2sLog().debug("stream error " + std::string(xmpp::toString(error.condition)) + " to " + describe() +
                    (error.text.empty() ? "" : ": " + error.text));
-    for (const xmpp::StanzaPtr& stanza : queue_) stanza->serializeTo(out_, "jabber:client");
+    for (const xmpp::StanzaPtr& stanza : queue_)
+        stanza->serializeTo(out_, "jabber:client");
     queue_.clear();
     out_.append(error.toXml());
     out_.append("</stream:stream>");
@@ -292,19 +319,22 @@ void C2sSession::streamError(StreamError error) {
     closeWhenFlushed_ = true;
     state_ = State::Closing;
     closingSince_ = core_.clock().now();
-    if (isBound()) core_.sessions().unbind(*this);
+    if (isBound())
+        core_.sessions().unbind(*this);
     wake();
 }
 
 void C2sSession::checkTimeouts(Clock::TimePoint now) {
-    if (state_ == State::Closed) return;
+    if (state_ == State::Closed)
+        return;
     const auto& timeouts = core_.config().timeouts;
     if (closeWhenFlushed_) {
         // A peer that does not take our final bytes within the grace period is cut off.
         if (now - closingSince_ > timeouts.closeGrace) {
             connection_.close();
             wake();
-            if (parked_ == Parked::Writing) connection_.cancel();
+            if (parked_ == Parked::Writing)
+                connection_.cancel();
         }
         return;
     }
@@ -342,13 +372,16 @@ asio::awaitable<void> C2sSession::handleEvent(xml::StreamEvent event) {
     } else if (std::holds_alternative<xml::StreamClose>(event)) {
         // §4.4: answer the peer's close with ours, then close TCP.
         if (!closeTagSent_) {
-            if (!headerSent_) sendHeader();
-            for (const xmpp::StanzaPtr& stanza : queue_) stanza->serializeTo(out_, "jabber:client");
+            if (!headerSent_)
+                sendHeader();
+            for (const xmpp::StanzaPtr& stanza : queue_)
+                stanza->serializeTo(out_, "jabber:client");
             queue_.clear();
             out_.append("</stream:stream>");
             closeTagSent_ = true;
         }
-        if (isBound()) core_.sessions().unbind(*this);
+        if (isBound())
+            core_.sessions().unbind(*this);
         closeWhenFlushed_ = true;
         closingSince_ = core_.clock().now();
         state_ = State::Closing;
@@ -364,13 +397,15 @@ void C2sSession::handleHeader(const xml::StreamOpen& open) {
         return;
     }
     if (open.contentNs != ns::kClient) {
-        streamError({StreamErrorCondition::InvalidNamespace, "Client streams use the jabber:client namespace", {}});
+        streamError(
+            {StreamErrorCondition::InvalidNamespace, "Client streams use the jabber:client namespace", {}});
         return;
     }
     // §4.7.2: `to` names the served domain. After a restart it must name the same one (CVE-2018-10847).
     std::string requested;
     if (const std::string* to = open.findAttr("to")) {
-        if (auto prepared = prepareDomain(*to)) requested = std::move(*prepared);
+        if (auto prepared = prepareDomain(*to))
+            requested = std::move(*prepared);
     }
     if (requested.empty() || !core_.host(requested)) {
         streamError({StreamErrorCondition::HostUnknown,
@@ -388,7 +423,8 @@ void C2sSession::handleHeader(const xml::StreamOpen& open) {
     const std::string_view version = open.attr("version");
     int major = 0;
     const auto dot = version.find('.');
-    const auto [end, ec] = std::from_chars(version.data(), version.data() + (dot == version.npos ? version.size() : dot), major);
+    const auto [end, ec] =
+        std::from_chars(version.data(), version.data() + (dot == version.npos ? version.size() : dot), major);
     if (version.empty() || ec != std::errc() || dot == version.npos || major != 1) {
         streamError({StreamErrorCondition::UnsupportedVersion, "This server speaks XMPP version 1.0", {}});
         return;
@@ -407,7 +443,8 @@ void C2sSession::sendFeatures() {
         if (!tls_ && startTlsListener && context_->tls) {
             // RFC 6120 §5.3.1/§5.4.1: offer STARTTLS, marked required by policy.
             xml::Element& starttls = features.append("starttls", std::string(ns::kTls));
-            if (tlsRequired) starttls.append("required", std::string(ns::kTls));
+            if (tlsRequired)
+                starttls.append("required", std::string(ns::kTls));
         }
         if (tls_ || !tlsRequired) {
             sasl::ServerOptions options;
@@ -425,12 +462,14 @@ void C2sSession::sendFeatures() {
             // XEP-0440: which channel-binding types the -PLUS mechanisms accept.
             const auto types = sasl::channelBindingTypes(options);
             if (!types.empty()) {
-                xml::Element& cb = features.append("sasl-channel-binding", std::string(ns::kSaslChannelBinding));
+                xml::Element& cb =
+                    features.append("sasl-channel-binding", std::string(ns::kSaslChannelBinding));
                 for (const std::string& type : types) {
                     cb.append("channel-binding", std::string(ns::kSaslChannelBinding)).setAttr("type", type);
                 }
             }
-            for (xml::Element& feature : core_.modules().streamFeatures(StreamStage::PreAuth, featureContext)) {
+            for (xml::Element& feature :
+                 core_.modules().streamFeatures(StreamStage::PreAuth, featureContext)) {
                 features.append(std::move(feature));
             }
         }
@@ -451,7 +490,8 @@ void C2sSession::sendFeatures() {
     // The features element is in the streams namespace; written with the stream: prefix.
     std::string body;
     for (const xml::Node& node : features.nodes()) {
-        if (node.isElement()) node.element().serializeTo(body, "jabber:client");
+        if (node.isElement())
+            node.element().serializeTo(body, "jabber:client");
     }
     out_.append("<stream:features>").append(body).append("</stream:features>");
 }
@@ -484,7 +524,8 @@ asio::awaitable<void> C2sSession::handleElement(xml::Element element) {
     if (ns != ns::kClient) {
         // §4.9.3.24: a first-level element we do not know (stream management etc. come as modules).
         streamError({StreamErrorCondition::UnsupportedStanzaType,
-                     "Unsupported element " + element.name() + " in " + element.ns(), {}});
+                     "Unsupported element " + element.name() + " in " + element.ns(),
+                     {}});
         co_return;
     }
     if (!authenticated_) {
@@ -608,16 +649,19 @@ asio::awaitable<void> C2sSession::handleSaslResponse(const xml::Element& respons
     co_await driveSasl();
 }
 
-asio::awaitable<Result<std::optional<sasl::ScramCredential>, storage::StorageError>> C2sSession::findCredential(
-    std::string username, sasl::HashAlgorithm algorithm) {
+asio::awaitable<Result<std::optional<sasl::ScramCredential>, storage::StorageError>>
+C2sSession::findCredential(std::string username, sasl::HashAlgorithm algorithm) {
     std::optional<sasl::ScramCredential> credential;
     auto user = prepareLocalpart(username);
-    if (!user) co_return credential;  // a name no account can have: same answer as an unknown user
+    if (!user)
+        co_return credential;  // a name no account can have: same answer as an unknown user
     auto account = co_await core_.storage().accounts().findAccount(host_, *user);
-    if (!account) co_return account.error();
+    if (!account)
+        co_return account.error();
     if (*account) {
         for (const sasl::ScramCredential& stored : (*account)->credentials) {
-            if (stored.algorithm == algorithm) credential = stored;
+            if (stored.algorithm == algorithm)
+                credential = stored;
         }
     }
     co_return credential;
@@ -655,10 +699,11 @@ asio::awaitable<void> C2sSession::driveSasl() {
             const std::string password = check->password;
             // A named lambda: GCC 12 destroys a capturing lambda temporary inside co_await twice.
             auto verify = [credential, password, secret = core_.credentialSecret(),
-                          iterations = core_.config().scramIterations]() {
-                if (credential) return sasl::verifyPassword(*credential, password);
-                auto fake = sasl::deriveScramCredential(sasl::HashAlgorithm::Sha256, secret, "unknown-user-salt",
-                                                        iterations);
+                           iterations = core_.config().scramIterations]() {
+                if (credential)
+                    return sasl::verifyPassword(*credential, password);
+                auto fake = sasl::deriveScramCredential(sasl::HashAlgorithm::Sha256, secret,
+                                                        "unknown-user-salt", iterations);
                 (void)sasl::verifyPassword(fake, password);
                 return false;
             };
@@ -702,11 +747,13 @@ asio::awaitable<void> C2sSession::driveSasl() {
             mechanism_.reset();
             // Only attempts that were checked against a credential count as guesses; a client trying
             // a channel-binding type we lack (slixmpp's tls-unique on TLS 1.3) moves on for free.
-            if (exchangeCheckedCredential_) ++saslFailures_;
+            if (exchangeCheckedCredential_)
+                ++saslFailures_;
             sendSaslFailure(sasl::toString(fail->failure), fail->text);
             // RFC 6120 §6.4.5: a bounded number of retries, then the stream is closed.
             if (saslFailures_ >= core_.config().limits.saslMaxFailures) {
-                streamError({StreamErrorCondition::PolicyViolation, "Too many failed authentication attempts", {}});
+                streamError(
+                    {StreamErrorCondition::PolicyViolation, "Too many failed authentication attempts", {}});
             }
             co_return;
         }
@@ -735,10 +782,12 @@ asio::awaitable<void> C2sSession::handlePreAuthIq(xml::Element element) {
     reply.setAttr("id", id);
     if (result) {
         reply.setAttr("type", "result");
-        if (*result) reply.append(std::move(**result));
+        if (*result)
+            reply.append(std::move(**result));
     } else {
         reply.setAttr("type", "error");
-        if (payload) reply.append(*payload);
+        if (payload)
+            reply.append(*payload);
         reply.append(result.error().toElement());
     }
     sendElement(reply);
@@ -755,7 +804,8 @@ asio::awaitable<void> C2sSession::handleBind(xmpp::Stanza stanza) {
     };
     // RFC 6120 §7.6: the client may propose a resource; otherwise we make one.
     std::string resource = stanza.payload()->childText("resource", ns::kBind);
-    if (resource.empty()) resource = randomId(12);
+    if (resource.empty())
+        resource = randomId(12);
     auto full = Jid::make(username_, host_, resource);
     if (!full) {
         bindError(xmpp::StanzaErrorCondition::BadRequest, "Invalid resource");  // §7.7.2.1
@@ -765,7 +815,8 @@ asio::awaitable<void> C2sSession::handleBind(xmpp::Stanza stanza) {
     auto outcome = core_.sessions().bind(shared_from_this(), core_.config().limits.maxResourcesPerAccount);
     if (!outcome.bound) {
         clearJid();
-        bindError(xmpp::StanzaErrorCondition::ResourceConstraint, "Too many resources for this account");  // §7.6.2.1
+        bindError(xmpp::StanzaErrorCondition::ResourceConstraint,
+                  "Too many resources for this account");  // §7.6.2.1
         co_return;
     }
     if (outcome.replaced) {
@@ -776,21 +827,27 @@ asio::awaitable<void> C2sSession::handleBind(xmpp::Stanza stanza) {
     xml::Element reply("iq", std::string(ns::kClient));
     reply.setAttr("id", id);
     reply.setAttr("type", "result");
-    reply.append("bind", std::string(ns::kBind)).append("jid", std::string(ns::kBind)).appendText(full->str());
+    reply.append("bind", std::string(ns::kBind))
+        .append("jid", std::string(ns::kBind))
+        .appendText(full->str());
     sendElement(reply);
     c2sLog().debug("bound " + full->str());
     co_return;
 }
 
-void C2sSession::replyError(const xml::Element& request, xmpp::StanzaErrorCondition condition, std::string text) {
+void C2sSession::replyError(const xml::Element& request, xmpp::StanzaErrorCondition condition,
+                            std::string text) {
     // Never answer an error or an iq result (RFC 6120 §8.3.1, §8.2.3).
     const std::string_view type = request.attr("type");
-    if (type == "error" || (request.name() == "iq" && type == "result")) return;
+    if (type == "error" || (request.name() == "iq" && type == "result"))
+        return;
     xml::Element reply(request.name(), std::string(ns::kClient));
-    if (request.hasAttr("id")) reply.setAttr("id", std::string(request.attr("id")));
+    if (request.hasAttr("id"))
+        reply.setAttr("id", std::string(request.attr("id")));
     reply.setAttr("type", "error");
     reply.setAttr("to", jid().str());
-    if (auto to = Jid::parse(request.attr("to"))) reply.setAttr("from", to->str());
+    if (auto to = Jid::parse(request.attr("to")))
+        reply.setAttr("from", to->str());
     reply.append(xmpp::StanzaError(condition, std::move(text)).toElement());
     sendElement(reply);
 }
@@ -807,7 +864,8 @@ void C2sSession::handleStanza(xml::Element element) {
     // Kept to answer a stanza that fails validation (RFC 6120 §8.3.3.8 jid-malformed, §8.2.3 bad-request).
     xml::Element header(element.name(), element.ns());
     for (const xml::Attribute& attribute : element.attributes()) {
-        if (attribute.ns.empty() && (attribute.name == "id" || attribute.name == "type" || attribute.name == "to")) {
+        if (attribute.ns.empty() &&
+            (attribute.name == "id" || attribute.name == "type" || attribute.name == "to")) {
             header.setAttr(attribute.name, attribute.value);
         }
     }

@@ -116,7 +116,8 @@ TEST(Register, NotOverCleartextWhereTlsIsOptional) {
     auto reply = request(client, registerSet("r1", credentialsFields("eve", "secret")));
     ASSERT_TRUE(reply);
     EXPECT_EQ(reply->attr("type"), "error") << reply->toString();
-    EXPECT_TRUE(reply->findChild("error", "jabber:client")->findChild("not-allowed", "urn:ietf:params:xml:ns:xmpp-stanzas"))
+    EXPECT_TRUE(reply->findChild("error", "jabber:client")
+                    ->findChild("not-allowed", "urn:ietf:params:xml:ns:xmpp-stanzas"))
         << reply->toString();
     EXPECT_FALSE(server.accountExists("eve", "localhost"));
 }

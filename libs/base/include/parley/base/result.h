@@ -19,8 +19,8 @@ using Result = boost::system::result<T, E>;
 // Calling value() on an error is a programming error (docs/STYLE.md rule 5).
 template <class E>
 [[noreturn]] void throw_exception_from_error(const E&, const boost::source_location& location) {
-    throw std::logic_error(std::string("Result::value() called on an error at ") + location.file_name() + ":" +
-                           std::to_string(location.line()));
+    throw std::logic_error(std::string("Result::value() called on an error at ") + location.file_name() +
+                           ":" + std::to_string(location.line()));
 }
 
 }  // namespace parley

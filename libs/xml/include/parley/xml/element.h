@@ -23,7 +23,7 @@ class Element;
 
 // One child of an element: either an element or a run of character data (already unescaped).
 class Node {
-public:
+  public:
     explicit Node(Element element);
     explicit Node(std::string text);
     Node(const Node& other);
@@ -39,13 +39,13 @@ public:
     const std::string& text() const noexcept { return text_; }
     std::string& text() noexcept { return text_; }
 
-private:
+  private:
     std::unique_ptr<Element> element_;
     std::string text_;
 };
 
 class Element {
-public:
+  public:
     Element() = default;
     Element(std::string name, std::string ns) : name_(std::move(name)), ns_(std::move(ns)) {}
 
@@ -70,14 +70,18 @@ public:
     // guarantees that no two attributes share a name and namespace.
     void setAttributes(std::vector<Attribute> attributes) noexcept { attributes_ = std::move(attributes); }
     // xml:lang, or "" when absent.
-    std::string_view lang() const noexcept { return findAttr("lang", kXmlNamespace) ? *findAttr("lang", kXmlNamespace) : std::string_view{}; }
+    std::string_view lang() const noexcept {
+        return findAttr("lang", kXmlNamespace) ? *findAttr("lang", kXmlNamespace) : std::string_view{};
+    }
 
     // --- children ---------------------------------------------------------------------------
     const std::vector<Node>& nodes() const noexcept { return nodes_; }
     std::vector<Node>& nodes() noexcept { return nodes_; }
     // Appends a child element and returns a reference to it (valid until the next append).
     Element& append(Element child);
-    Element& append(std::string name, std::string ns) { return append(Element(std::move(name), std::move(ns))); }
+    Element& append(std::string name, std::string ns) {
+        return append(Element(std::move(name), std::move(ns)));
+    }
     // Appends character data (merged with a directly preceding text node).
     void appendText(std::string_view text);
 
@@ -106,7 +110,7 @@ public:
 
     friend bool operator==(const Element& a, const Element& b);
 
-private:
+  private:
     std::string name_;
     std::string ns_;
     std::vector<Attribute> attributes_;

@@ -68,7 +68,7 @@ struct StreamFailure {
 using StreamEvent = std::variant<StreamOpen, Element, StreamClose, StreamFailure>;
 
 class StreamParser {
-public:
+  public:
     explicit StreamParser(StreamLimits limits = {});
     ~StreamParser();
     StreamParser(StreamParser&&) noexcept;
@@ -88,7 +88,7 @@ public:
     const StreamLimits& limits() const noexcept;
     void setLimits(const StreamLimits& limits);
 
-private:
+  private:
     struct Impl;
     // Kept behind a pointer allocated only while a stream is open, so that a parser object is one
     // word; the state behind it is small between stanzas.

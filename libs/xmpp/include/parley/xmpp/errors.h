@@ -51,7 +51,8 @@ struct StanzaError {
     std::optional<xml::Element> applicationCondition;
 
     StanzaError() = default;
-    StanzaError(StanzaErrorCondition c, std::string t = {}) : condition(c), type(defaultType(c)), text(std::move(t)) {}
+    StanzaError(StanzaErrorCondition c, std::string t = {})
+        : condition(c), type(defaultType(c)), text(std::move(t)) {}
     StanzaError(StanzaErrorCondition c, StanzaErrorType ty, std::string t = {})
         : condition(c), type(ty), text(std::move(t)) {}
 

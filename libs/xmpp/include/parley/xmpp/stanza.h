@@ -23,17 +23,18 @@ std::optional<IqType> iqTypeFromString(std::string_view type) noexcept;
 std::string_view toString(IqType type) noexcept;
 
 class Stanza {
-public:
+  public:
     // Why an element could not become a stanza.
     enum class Problem : std::uint8_t {
-        NotAStanza,   // not message/presence/iq in the stream's content namespace (§4.9.3.24)
-        BadTo,        // `to` is not a valid JID (§8.3.3.8 jid-malformed)
-        BadFrom,      // `from` is not a valid JID
-        BadIq,        // iq without id, with a bad type, or get/set without exactly one child (§8.2.3)
+        NotAStanza,  // not message/presence/iq in the stream's content namespace (§4.9.3.24)
+        BadTo,       // `to` is not a valid JID (§8.3.3.8 jid-malformed)
+        BadFrom,     // `from` is not a valid JID
+        BadIq,       // iq without id, with a bad type, or get/set without exactly one child (§8.2.3)
     };
 
     // Classifies the element and parses its addresses. `contentNs` is the stream's namespace.
-    static Result<Stanza, Problem> fromElement(xml::Element element, std::string_view contentNs = "jabber:client");
+    static Result<Stanza, Problem> fromElement(xml::Element element,
+                                               std::string_view contentNs = "jabber:client");
 
     // Builds a new stanza (for server-generated stanzas).
     Stanza(StanzaKind kind, xml::Element element, std::optional<Jid> to, std::optional<Jid> from);
@@ -61,7 +62,7 @@ public:
         element_.serializeTo(out, inheritedNs);
     }
 
-private:
+  private:
     StanzaKind kind_;
     IqType iqType_ = IqType::Get;
     xml::Element element_;

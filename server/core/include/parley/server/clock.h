@@ -6,7 +6,7 @@
 namespace parley::server {
 
 class Clock {
-public:
+  public:
     using TimePoint = std::chrono::steady_clock::time_point;
     virtual ~Clock() = default;
     virtual TimePoint now() const noexcept = 0;
@@ -15,24 +15,25 @@ public:
 };
 
 class SystemClock final : public Clock {
-public:
+  public:
     TimePoint now() const noexcept override { return std::chrono::steady_clock::now(); }
     std::int64_t unixSeconds() const noexcept override {
-        return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
             .count();
     }
 };
 
 // A clock that moves only when told to.
 class FakeClock final : public Clock {
-public:
+  public:
     TimePoint now() const noexcept override { return TimePoint(std::chrono::nanoseconds(nanos_.load())); }
     std::int64_t unixSeconds() const noexcept override {
         return 1'700'000'000 + nanos_.load() / 1'000'000'000;
     }
     void advance(std::chrono::nanoseconds by) noexcept { nanos_ += by.count(); }
 
-private:
+  private:
     std::atomic<std::int64_t> nanos_{1'000'000'000};
 };
 

@@ -19,8 +19,9 @@ class Storage;
 namespace parley::server {
 
 class ServerCore {
-public:
-    ServerCore(ServerConfig config, std::unique_ptr<storage::Storage> storage, std::shared_ptr<const Clock> clock);
+  public:
+    ServerCore(ServerConfig config, std::unique_ptr<storage::Storage> storage,
+               std::shared_ptr<const Clock> clock);
     ~ServerCore();
 
     const ServerConfig& config() const noexcept { return config_; }
@@ -40,7 +41,7 @@ public:
     // Process-unique ids for sessions and streams.
     std::uint64_t nextSessionId() noexcept { return ++sessionIds_; }
 
-private:
+  private:
     ServerConfig config_;
     std::unique_ptr<storage::Storage> storage_;
     std::shared_ptr<const Clock> clock_;

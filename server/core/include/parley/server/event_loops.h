@@ -1,9 +1,9 @@
 #pragma once
 // EventLoops: one io_context per thread (one per core by default). A session is pinned to one loop
 // for its whole life; work for it from elsewhere is posted to that loop.
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -15,7 +15,7 @@ namespace parley::server {
 namespace asio = boost::asio;
 
 class EventLoops {
-public:
+  public:
     explicit EventLoops(std::size_t count);
     ~EventLoops();
 
@@ -37,7 +37,7 @@ public:
     // Joins the threads (after releaseWork or stop).
     void join();
 
-private:
+  private:
     std::vector<std::unique_ptr<asio::io_context>> loops_;
     std::vector<std::optional<asio::executor_work_guard<asio::io_context::executor_type>>> guards_;
     std::vector<std::thread> threads_;

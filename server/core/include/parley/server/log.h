@@ -10,19 +10,19 @@
 namespace parley::server {
 
 class Log {
-public:
+  public:
     static void setLevel(LogLevel level) noexcept { level_.store(level, std::memory_order_relaxed); }
     static LogLevel level() noexcept { return level_.load(std::memory_order_relaxed); }
     static bool enabled(LogLevel level) noexcept { return level >= Log::level(); }
     static void write(LogLevel level, std::string_view component, std::string_view text);
 
-private:
+  private:
     static inline std::atomic<LogLevel> level_{LogLevel::Info};
 };
 
 // A logger for one component ("c2s", "router", "mod_register").
 class Logger {
-public:
+  public:
     explicit Logger(std::string component) : component_(std::move(component)) {}
     void trace(std::string_view text) const { emit(LogLevel::Trace, text); }
     void debug(std::string_view text) const { emit(LogLevel::Debug, text); }
@@ -31,9 +31,10 @@ public:
     void error(std::string_view text) const { emit(LogLevel::Error, text); }
     bool enabled(LogLevel level) const noexcept { return Log::enabled(level); }
 
-private:
+  private:
     void emit(LogLevel level, std::string_view text) const {
-        if (Log::enabled(level)) Log::write(level, component_, text);
+        if (Log::enabled(level))
+            Log::write(level, component_, text);
     }
     std::string component_;
 };

@@ -39,7 +39,8 @@ enum class IqScope : std::uint8_t {
 };
 inline constexpr unsigned scopes(std::initializer_list<IqScope> list) {
     unsigned mask = 0;
-    for (IqScope s : list) mask |= static_cast<unsigned>(s);
+    for (IqScope s : list)
+        mask |= static_cast<unsigned>(s);
     return mask;
 }
 
@@ -90,7 +91,7 @@ struct AccountDeletedEvent {
 };
 
 class ModuleContext {
-public:
+  public:
     virtual ~ModuleContext() = default;
 
     virtual Registration onIq(xmpp::IqType type, unsigned scopeMask, std::string ns, std::string name,
@@ -126,14 +127,14 @@ public:
 };
 
 class Module {
-public:
+  public:
     virtual ~Module() = default;
     virtual void start(ModuleContext& context) = 0;
 };
 
 struct ModuleInfo {
-    std::string_view name;         // as in the configuration: "ping"
-    std::string_view description;  // one line for `parleyctl modules` and docs
+    std::string_view name;               // as in the configuration: "ping"
+    std::string_view description;        // one line for `parleyctl modules` and docs
     std::vector<std::string_view> xeps;  // "XEP-0199" ...
     std::unique_ptr<Module> (*create)();
 };

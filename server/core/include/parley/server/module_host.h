@@ -16,7 +16,7 @@ namespace parley::server {
 class ServerCore;
 
 class ModuleHost {
-public:
+  public:
     explicit ModuleHost(ServerCore& core);
     ~ModuleHost();
 
@@ -26,7 +26,8 @@ public:
     // Stops all modules (in reverse order), which unregisters everything they registered.
     void stop();
 
-    const IqHandler* findIq(xmpp::IqType type, IqScope scope, std::string_view ns, std::string_view name) const;
+    const IqHandler* findIq(xmpp::IqType type, IqScope scope, std::string_view ns,
+                            std::string_view name) const;
     const PreAuthIqHandler* findPreAuthIq(std::string_view ns, std::string_view name) const;
     std::vector<xml::Element> streamFeatures(StreamStage stage, const StreamFeatureContext& context) const;
     std::vector<std::string> discoFeatures() const;
@@ -34,7 +35,7 @@ public:
     void fireAccountDeleted(const AccountDeletedEvent& event) const;
     std::vector<std::string> startedModules() const;
 
-private:
+  private:
     class Context;
     friend class Context;
 

@@ -7,7 +7,7 @@
 namespace parley::server {
 
 class [[nodiscard]] Registration {
-public:
+  public:
     Registration() = default;
     explicit Registration(std::function<void()> undo) : undo_(std::move(undo)) {}
     Registration(Registration&& other) noexcept : undo_(std::exchange(other.undo_, nullptr)) {}
@@ -23,10 +23,11 @@ public:
     ~Registration() { reset(); }
 
     void reset() {
-        if (auto undo = std::exchange(undo_, nullptr)) undo();
+        if (auto undo = std::exchange(undo_, nullptr))
+            undo();
     }
 
-private:
+  private:
     std::function<void()> undo_;
 };
 

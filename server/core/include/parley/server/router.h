@@ -11,7 +11,7 @@ namespace parley::server {
 class ServerCore;
 
 class Router {
-public:
+  public:
     explicit Router(ServerCore& core) : core_(core) {}
 
     // Routes a stanza whose `from` is already stamped (RFC 6120 §8.1.2.1). Called on any loop thread.
@@ -19,7 +19,7 @@ public:
     // Sends the error reply for `request` back to its sender (unless it is itself an error).
     void bounce(const xmpp::Stanza& request, const xmpp::StanzaError& error);
 
-private:
+  private:
     void routeToServer(const xmpp::StanzaPtr& stanza, const Jid& to);
     void routeToBare(const xmpp::StanzaPtr& stanza, const Jid& to, bool isSelf);
     void routeToFull(const xmpp::StanzaPtr& stanza, const Jid& to);

@@ -14,7 +14,7 @@
 namespace parley::server {
 
 class Session : public std::enable_shared_from_this<Session> {
-public:
+  public:
     virtual ~Session() = default;
 
     // Queues a stanza for this client. Never blocks; a session whose queue passes its bound is closed
@@ -40,13 +40,13 @@ public:
     // Human-readable transport facts for logs and the admin listing ("c2s tls 127.0.0.1:5000").
     virtual std::string describe() const = 0;
 
-protected:
+  protected:
     explicit Session(std::uint64_t id) : id_(id) {}
     // Set before the session is bound (visible to others); cleared again if binding fails.
     void setJid(Jid jid) { jid_ = std::make_unique<Jid>(std::move(jid)); }
     void clearJid() { jid_.reset(); }
 
-private:
+  private:
     std::uint64_t id_;
     std::unique_ptr<Jid> jid_;
     std::atomic<bool> available_{false};

@@ -14,10 +14,10 @@
 namespace parley::server {
 
 class SessionRegistry {
-public:
+  public:
     struct BindOutcome {
-        bool bound = false;        // false: the account already has maxResources other resources
-        SessionPtr replaced;       // the session that had the same full JID (RFC 6120 §7.7.2.2 conflict)
+        bool bound = false;   // false: the account already has maxResources other resources
+        SessionPtr replaced;  // the session that had the same full JID (RFC 6120 §7.7.2.2 conflict)
     };
 
     // Binds a session under its full JID. A session with the same full JID is replaced (the caller
@@ -33,11 +33,13 @@ public:
     // Calls `visit` for every session (admin listings, shutdown); a snapshot, so `visit` may do anything.
     void forEach(const std::function<void(const SessionPtr&)>& visit) const;
 
-private:
+  private:
     // Transparent hashing: lookups by string_view allocate nothing.
     struct StringHash {
         using is_transparent = void;
-        std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+        std::size_t operator()(std::string_view text) const noexcept {
+            return std::hash<std::string_view>{}(text);
+        }
     };
     struct Shard {
         mutable std::shared_mutex mutex;

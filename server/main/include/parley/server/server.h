@@ -18,12 +18,12 @@ class C2sService;
 class AdminSocket;
 
 class Server {
-public:
+  public:
     struct Options {
         ServerConfig config;
-        std::shared_ptr<const Clock> clock;                 // default: the system clock
-        std::unique_ptr<storage::Storage> storage;          // default: opened from config.storage
-        bool adminSocket = true;                            // <data_dir>/parleyd.sock for parleyctl
+        std::shared_ptr<const Clock> clock;         // default: the system clock
+        std::unique_ptr<storage::Storage> storage;  // default: opened from config.storage
+        bool adminSocket = true;                    // <data_dir>/parleyd.sock for parleyctl
     };
 
     // Opens storage, prepares certificates (making self-signed ones where configured) and starts the
@@ -42,7 +42,7 @@ public:
     ServerCore& core() noexcept { return *core_; }
     C2sService& c2s() noexcept { return *c2s_; }
 
-private:
+  private:
     Server() = default;
     std::unique_ptr<net::TlsServerContext> tls_;
     std::unique_ptr<ServerCore> core_;

@@ -32,14 +32,14 @@ template <class T>
 using StoreResult = asio::awaitable<Result<T, StorageError>>;
 
 struct Account {
-    std::string host;      // prepared domain
-    std::string username;  // prepared localpart
+    std::string host;                                // prepared domain
+    std::string username;                            // prepared localpart
     std::vector<sasl::ScramCredential> credentials;  // one per hash algorithm
     std::int64_t createdAt = 0;                      // Unix seconds
 };
 
 class AccountStore {
-public:
+  public:
     virtual ~AccountStore() = default;
     // AlreadyExists if the user name is taken on that host.
     virtual StoreResult<void> createAccount(Account account) = 0;
@@ -57,10 +57,10 @@ public:
 // Small per-user documents that a feature reads and writes whole (XEP-0049 private XML, vCards,
 // preferences). `store` names the feature ("private", "vcard"), `key` the document in it.
 class KeyValueStore {
-public:
+  public:
     virtual ~KeyValueStore() = default;
-    virtual StoreResult<std::optional<std::string>> get(std::string host, std::string username, std::string store,
-                                                        std::string key) = 0;
+    virtual StoreResult<std::optional<std::string>> get(std::string host, std::string username,
+                                                        std::string store, std::string key) = 0;
     virtual StoreResult<void> set(std::string host, std::string username, std::string store, std::string key,
                                   std::string value) = 0;
     // Removing an absent key is not an error.
@@ -70,7 +70,7 @@ public:
 
 // A backend: owns its threads and connections and hands out the feature stores.
 class Storage {
-public:
+  public:
     virtual ~Storage() = default;
     virtual AccountStore& accounts() = 0;
     virtual KeyValueStore& keyValue() = 0;
@@ -79,13 +79,14 @@ public:
 };
 
 struct StorageOptions {
-    std::string backend = "sqlite";      // "sqlite" or "memory"
-    std::filesystem::path path;          // sqlite database file (created with its folder)
-    bool synchronousFull = false;        // sqlite: PRAGMA synchronous=FULL instead of NORMAL
+    std::string backend = "sqlite";  // "sqlite" or "memory"
+    std::filesystem::path path;      // sqlite database file (created with its folder)
+    bool synchronousFull = false;    // sqlite: PRAGMA synchronous=FULL instead of NORMAL
 };
 
 struct OpenError {
-    std::string message;  // what failed and how to fix it, e.g. "cannot open var/parley.db: permission denied"
+    std::string
+        message;  // what failed and how to fix it, e.g. "cannot open var/parley.db: permission denied"
 };
 
 // Opens a backend; the SQLite one applies pending migrations (server/storage/migrations/sqlite) first.

@@ -1,8 +1,8 @@
 #pragma once
 // C2sService: the client listeners (RFC 6120 port 5222 with STARTTLS, XEP-0368 port 5223 with direct
 // TLS), the per-address connection limits, and the per-loop timeout sweep of all client sessions.
-#include <boost/asio/ip/tcp.hpp>
 #include <atomic>
+#include <boost/asio/ip/tcp.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,7 +19,7 @@ class C2sSession;
 
 // Concurrent connections per remote address (XEP-0205 §4.1, §4.3). Touched at accept and close only.
 class ConnectionLimits {
-public:
+  public:
     ConnectionLimits(std::size_t perAddress, std::size_t preauthPerAddress)
         : perAddress_(perAddress), preauthPerAddress_(preauthPerAddress) {}
     // Counts a new unauthenticated connection; false if the address is over a limit.
@@ -27,7 +27,7 @@ public:
     void authenticated(const boost::asio::ip::address& address);
     void closed(const boost::asio::ip::address& address, bool wasPreauth);
 
-private:
+  private:
     struct Counts {
         std::size_t total = 0;
         std::size_t preauth = 0;
@@ -39,7 +39,7 @@ private:
 };
 
 class C2sService {
-public:
+  public:
     C2sService(ServerCore& core, const net::TlsServerContext* tls);
     ~C2sService();
 
@@ -54,7 +54,7 @@ public:
 
     struct LoopSessions;
 
-private:
+  private:
     struct Listener;
     asio::awaitable<void> acceptLoop(std::shared_ptr<Listener> listener);
 

@@ -7,9 +7,9 @@
 //                   Negotiating -(bind)-> Bound -> ... -> Closing -> Closed
 //
 // Everyone else talks to it through Session::deliver/close, which enqueue and wake the coroutine.
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -18,12 +18,11 @@
 
 #include "parley/net/connection.h"
 #include "parley/sasl/mechanism.h"
-#include "parley/storage/storage.h"
 #include "parley/server/core.h"
 #include "parley/server/session.h"
+#include "parley/storage/storage.h"
 #include "parley/streams/inbound_rate_limiter.h"
 #include "parley/xml/stream_parser.h"
-
 
 namespace parley::server {
 
@@ -41,9 +40,10 @@ struct C2sListenerContext {
 };
 
 class C2sSession final : public Session {
-public:
+  public:
     // `socket` must belong to `loop`, the event loop this session is pinned to.
-    C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket, asio::io_context& loop);
+    C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket,
+               asio::io_context& loop);
     ~C2sSession() override;
 
     // Spawns the session's coroutine on the socket's executor.
@@ -56,7 +56,7 @@ public:
     // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
     void checkTimeouts(Clock::TimePoint now);
 
-private:
+  private:
     enum class State : std::uint8_t { ExpectHeader, Negotiating, Bound, Closing, Closed };
     enum class Parked : std::uint8_t { None, Reading, Writing };
 
@@ -117,7 +117,6 @@ private:
     Clock::TimePoint lastRead_;
     Clock::TimePoint lastWriteProgress_;
     Clock::TimePoint closingSince_;
-
 };
 
 }  // namespace parley::server

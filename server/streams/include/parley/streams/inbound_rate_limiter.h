@@ -10,7 +10,7 @@
 namespace parley::server {
 
 class InboundRateLimiter {
-public:
+  public:
     using TimePoint = std::chrono::steady_clock::time_point;
 
     // `bytesPerSecond` 0 means unlimited.
@@ -28,11 +28,12 @@ public:
         debt_ = std::max(0.0, debt_ - std::chrono::duration<double>(now - since_).count() * rate);
         since_ = now;
         const double excess = debt_ - rate;  // one second's worth is the allowed burst
-        if (excess <= 0) return {};
+        if (excess <= 0)
+            return {};
         return std::chrono::milliseconds(static_cast<std::int64_t>(excess * 1000.0 / rate) + 1);
     }
 
-private:
+  private:
     std::size_t rate_;
     TimePoint since_;
     double debt_ = 0;
