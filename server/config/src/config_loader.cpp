@@ -124,6 +124,8 @@ const std::vector<std::string> kLimitsKeys{"max_stanza_bytes",
                                            "max_preauth_connections_per_ip",
                                            "registration_interval",
                                            "registration_limit_exempt_loopback",
+                                           "max_auth_failures_per_ip",
+                                           "auth_failure_ban",
                                            "inbound_bytes_per_second"};
 const std::vector<std::string> kTimeoutsKeys{"negotiation", "idle", "write_stall", "close_grace"};
 
@@ -796,6 +798,10 @@ class Loader {
                           limits.registrationInterval) ||
             !readBool(*table, prefix, "registration_limit_exempt_loopback",
                       limits.registrationLimitExemptLoopback) ||
+            !readInteger(*table, prefix, "max_auth_failures_per_ip", 0, kMaxInt,
+                         limits.maxAuthFailuresPerIp) ||
+            !readDuration(*table, prefix, "auth_failure_ban", std::chrono::seconds(0),
+                          limits.authFailureBan) ||
             !readSize(*table, prefix, "inbound_bytes_per_second", 0, limits.inboundBytesPerSecond)) {
             return false;
         }

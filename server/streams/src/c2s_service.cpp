@@ -25,20 +25,60 @@ constexpr auto kAwaitTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // --- per-address limits ------------------------------------------------------------------------
 
-bool ConnectionLimits::admit(const boost::asio::ip::address& address) {
+bool ConnectionLimits::admit(const boost::asio::ip::address& address, TimePoint now) {
     if (address.is_loopback())
         return true;  // local tools and benchmarks are never limited
     std::lock_guard lock(mutex_);
-    Counts& counts = byAddress_[address.to_string()];
+    const std::string key = address.to_string();
+    if (isBannedLocked(key, now))
+        return false;
+    Counts& counts = byAddress_[key];
     if ((perAddress_ && counts.total >= perAddress_) ||
         (preauthPerAddress_ && counts.preauth >= preauthPerAddress_)) {
         if (counts.total == 0)
-            byAddress_.erase(address.to_string());
+            byAddress_.erase(key);
         return false;
     }
     ++counts.total;
     ++counts.preauth;
     return true;
+}
+
+bool ConnectionLimits::isBannedLocked(const std::string& address, TimePoint now) {
+    auto it = failures_.find(address);
+    if (it == failures_.end())
+        return false;
+    if (it->second.bannedUntil != TimePoint{} && now < it->second.bannedUntil)
+        return true;
+    if (now - it->second.windowStart >= authBan_)
+        failures_.erase(it);  // the window passed: forget
+    return false;
+}
+
+bool ConnectionLimits::isBanned(const boost::asio::ip::address& address, TimePoint now) {
+    if (address.is_loopback())
+        return false;
+    std::lock_guard lock(mutex_);
+    return isBannedLocked(address.to_string(), now);
+}
+
+void ConnectionLimits::authenticationFailed(const boost::asio::ip::address& address, TimePoint now) {
+    if (maxAuthFailures_ == 0 || address.is_loopback())
+        return;
+    std::lock_guard lock(mutex_);
+    if (failures_.size() > 100'000) {
+        // Bounded memory under a distributed attack: drop entries whose window has passed.
+        std::erase_if(failures_, [&](const auto& entry) {
+            return now - entry.second.windowStart >= authBan_ && now >= entry.second.bannedUntil;
+        });
+    }
+    Failures& failures = failures_[address.to_string()];
+    if (failures.count == 0 || now - failures.windowStart >= authBan_) {
+        failures.count = 0;
+        failures.windowStart = now;
+    }
+    if (++failures.count >= maxAuthFailures_)
+        failures.bannedUntil = now + authBan_;
 }
 
 void ConnectionLimits::authenticated(const boost::asio::ip::address& address) {
@@ -107,8 +147,9 @@ void armSweep(LoopSessions& loop, ServerCore& core) {
 C2sService::C2sService(ServerCore& core, const net::TlsServerContext* tls)
     : core_(core),
       tls_(tls),
-      limits_(std::make_shared<ConnectionLimits>(core.config().limits.maxConnectionsPerIp,
-                                                 core.config().limits.maxPreauthConnectionsPerIp)) {
+      limits_(std::make_shared<ConnectionLimits>(
+          core.config().limits.maxConnectionsPerIp, core.config().limits.maxPreauthConnectionsPerIp,
+          core.config().limits.maxAuthFailuresPerIp, core.config().limits.authFailureBan)) {
     for (std::size_t i = 0; i < core_.loops().size(); ++i) {
         asio::io_context& loop = core_.loops().loop(i);
         auto sessions = std::make_unique<LoopSessions>();
@@ -181,7 +222,7 @@ asio::awaitable<void> C2sService::acceptLoop(std::shared_ptr<Listener> listener)
         const auto remote = socket.remote_endpoint(peerError);
         if (peerError)
             continue;
-        if (!limits_->admit(remote.address())) {
+        if (!limits_->admit(remote.address(), core_.clock().now())) {
             listenerLog().info("refusing a connection from " + remote.address().to_string() +
                                ": too many connections from this address");
             socket.close(peerError);

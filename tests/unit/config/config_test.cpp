@@ -341,7 +341,11 @@ sasl_max_failures = 5
 max_connections_per_ip = 0
 max_preauth_connections_per_ip = 4
 registration_limit_exempt_loopback = false
+max_auth_failures_per_ip = 7
+auth_failure_ban = "15m"
 )"));
+    EXPECT_EQ(config.limits.maxAuthFailuresPerIp, 7u);
+    EXPECT_EQ(config.limits.authFailureBan, std::chrono::seconds(900));
     EXPECT_EQ(config.limits.maxDepth, 32u);
     EXPECT_EQ(config.limits.maxAttributes, 64u);
     EXPECT_EQ(config.limits.maxResourcesPerAccount, 5u);

@@ -74,6 +74,10 @@ struct LimitsConfig {
     // XEP-0077 rate limit: at most one registration per address per this interval (0 = none).
     std::chrono::seconds registrationInterval{600};
     bool registrationLimitExemptLoopback = true;
+    // Failed logins from one address within auth_failure_ban that ban it for auth_failure_ban
+    // (reliability row 25; ejabberd mod_fail2ban: 20 per hour). 0 = no ban. Loopback is exempt.
+    std::size_t maxAuthFailuresPerIp = 20;
+    std::chrono::seconds authFailureBan{3600};
     // Per-session inbound rate: bytes per second, with a burst of this many seconds; reading pauses
     // (it never drops) when a session exceeds it. 0 = unlimited.
     std::size_t inboundBytesPerSecond = 0;

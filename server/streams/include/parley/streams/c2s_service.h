@@ -3,6 +3,7 @@
 // TLS), the per-address connection limits, and the per-loop timeout sweep of all client sessions.
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,22 +21,44 @@ class C2sSession;
 // Concurrent connections per remote address (XEP-0205 §4.1, §4.3). Touched at accept and close only.
 class ConnectionLimits {
   public:
-    ConnectionLimits(std::size_t perAddress, std::size_t preauthPerAddress)
-        : perAddress_(perAddress), preauthPerAddress_(preauthPerAddress) {}
-    // Counts a new unauthenticated connection; false if the address is over a limit.
-    bool admit(const boost::asio::ip::address& address);
+    using TimePoint = std::chrono::steady_clock::time_point;
+
+    // `maxAuthFailures` failed logins from one address within `authBan` ban that address for `authBan`
+    // (as ejabberd's mod_fail2ban); 0 disables the ban. Loopback addresses are never limited.
+    ConnectionLimits(std::size_t perAddress, std::size_t preauthPerAddress, std::size_t maxAuthFailures = 0,
+                     std::chrono::seconds authBan = std::chrono::seconds(0))
+        : perAddress_(perAddress),
+          preauthPerAddress_(preauthPerAddress),
+          maxAuthFailures_(maxAuthFailures),
+          authBan_(authBan) {}
+    // Counts a new unauthenticated connection; false if the address is over a limit or banned.
+    bool admit(const boost::asio::ip::address& address, TimePoint now = {});
     void authenticated(const boost::asio::ip::address& address);
     void closed(const boost::asio::ip::address& address, bool wasPreauth);
+    // A SASL attempt from this address was checked against a credential and failed (RFC 6120 §13.12,
+    // reliability row 25: guessing across many streams).
+    void authenticationFailed(const boost::asio::ip::address& address, TimePoint now);
+    bool isBanned(const boost::asio::ip::address& address, TimePoint now);
 
   private:
     struct Counts {
         std::size_t total = 0;
         std::size_t preauth = 0;
     };
+    struct Failures {
+        std::size_t count = 0;
+        TimePoint windowStart;
+        TimePoint bannedUntil;
+    };
+    bool isBannedLocked(const std::string& address, TimePoint now);
+
     std::mutex mutex_;
     std::unordered_map<std::string, Counts> byAddress_;
+    std::unordered_map<std::string, Failures> failures_;
     std::size_t perAddress_;
     std::size_t preauthPerAddress_;
+    std::size_t maxAuthFailures_;
+    std::chrono::seconds authBan_;
 };
 
 class C2sService {
