@@ -227,8 +227,10 @@ void C2sSession::enqueue(xmpp::StanzaPtr stanza) {
     // bounces come back here) or pauses reading for the inbound rate, the queue is written at its
     // next flush; counting it then cut off clients that read perfectly well (reliability row 34).
     const bool clientBehind = parked_ == Parked::Writing;
-    if (clientBehind &&
-        (queue_.size() >= limits.outboundQueueStanzas || out_.size() >= limits.outboundQueueBytes)) {
+    // Whatever the state, a hard ceiling: a long inbound-rate pause must not let the queue grow freely.
+    const bool farOver = queue_.size() >= 16 * limits.outboundQueueStanzas;
+    if (farOver || (clientBehind && (queue_.size() >= limits.outboundQueueStanzas ||
+                                     out_.size() >= limits.outboundQueueBytes))) {
         // A client that does not read: close it rather than grow memory (reliability row 34).
         c2sLog().info("closing " + describe() + ": its outbound queue is full (the client does not read)");
         streamError({StreamErrorCondition::PolicyViolation, "Too many unread stanzas", {}});
