@@ -1,10 +1,17 @@
 #include "parley/server/server.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "admin_socket.h"
+#include "parley/base/random.h"
 #include "parley/modules/registry.h"
 #include "parley/streams/c2s_service.h"
 
@@ -15,6 +22,34 @@ const Logger& serverLog() {
     static const Logger log("server");
     return log;
 }
+struct SecretError {
+    std::string message;
+};
+
+// A 32-byte secret kept in the data directory (mode 0600), made on first start.
+Result<std::string, SecretError> loadOrCreateSecret(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (in) {
+        std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (secret.size() == 32)
+            return Result<std::string, SecretError>(boost::system::in_place_value, secret);
+        return SecretError{file.string() + " is damaged (expected 32 bytes); delete it and restart"};
+    }
+    std::string secret = randomBytes(32);
+    const auto temporary = file.string() + ".tmp";
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const bool written = fd >= 0 &&
+                         ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size()) &&
+                         ::fsync(fd) == 0;
+    if (fd >= 0)
+        ::close(fd);
+    if (!written || std::rename(temporary.c_str(), file.c_str()) != 0) {
+        return SecretError{"cannot write " + file.string() + ": " + std::strerror(errno) +
+                           " (the data directory must be writable)"};
+    }
+    return Result<std::string, SecretError>(boost::system::in_place_value, secret);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
@@ -81,7 +116,11 @@ Result<std::unique_ptr<Server>, std::string> Server::create(Options options) {
     }
 
     std::shared_ptr<const Clock> clock = options.clock ? options.clock : std::make_shared<SystemClock>();
+    auto secret = loadOrCreateSecret(config.dataDir / "credential.secret");
+    if (!secret)
+        return secret.error().message;
     server->core_ = std::make_unique<ServerCore>(std::move(config), std::move(storage), std::move(clock));
+    server->core_->setCredentialSecret(std::move(*secret));
     if (auto started = server->core_->modules().start(builtinModules()); !started)
         return started.error();
     server->c2s_ = std::make_unique<C2sService>(*server->core_, server->tls_.get());

@@ -287,3 +287,51 @@ TEST(Bind, StanzasBeforeBindingCloseTheStream) {
 
 }  // namespace
 }  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// The SCRAM salt the server announces for `user` (RFC 5802 server-first-message, s=...).
+std::string announcedSalt(TestServer& server, const std::string& user) {
+    auto client = tlsClient(server);
+    client->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>" +
+                 base64Encode("n,,n=" + user + ",r=abcdefghijklmnop") + "</auth>");
+    auto challenge = client->receive();
+    if (!challenge || challenge->name() != "challenge")
+        return "";
+    auto serverFirst = base64Decode(challenge->text());
+    if (!serverFirst)
+        return "";
+    const auto start = serverFirst->find(",s=");
+    return start == std::string::npos
+               ? ""
+               : serverFirst->substr(start + 3, serverFirst->find(',', start + 3) - start - 3);
+}
+
+TEST(SaslUnknownUser, SaltIsTheSameAcrossRestarts) {
+    // RFC 6120 §13.11: an unknown user must look like a real one, whose salt never changes; the secret
+    // behind the fabricated salt is kept in the data directory.
+    const auto directory =
+        std::filesystem::temp_directory_path() / ("parley-secret-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(directory);
+    auto useDirectory = [&](server::ServerConfig& config) { config.dataDir = directory; };
+    std::string first;
+    std::string other;
+    {
+        TestServer server(useDirectory);
+        first = announcedSalt(server, "ghost");
+        other = announcedSalt(server, "phantom");
+    }
+    std::string second;
+    {
+        TestServer server(useDirectory);
+        second = announcedSalt(server, "ghost");
+    }
+    std::filesystem::remove_all(directory);
+    ASSERT_FALSE(first.empty());
+    EXPECT_EQ(first, second);
+    EXPECT_NE(first, other) << "each unknown user has its own salt, like real users";
+}
+
+}  // namespace
+}  // namespace parley::test

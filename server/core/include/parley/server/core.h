@@ -36,8 +36,10 @@ class ServerCore {
 
     // The configuration of a domain we serve, or nullptr.
     const HostConfig* host(std::string_view domain) const noexcept { return config_.findHost(domain); }
-    // A per-process secret for fabricating SCRAM challenges for unknown users (RFC 6120 §13.11).
+    // The secret for fabricating SCRAM challenges for unknown users (RFC 6120 §13.11). It must be the
+    // same across restarts, or an unknown user's salt would change while a real user's does not.
     const std::string& credentialSecret() const noexcept { return credentialSecret_; }
+    void setCredentialSecret(std::string secret) { credentialSecret_ = std::move(secret); }
     // Process-unique ids for sessions and streams.
     std::uint64_t nextSessionId() noexcept { return ++sessionIds_; }
 
