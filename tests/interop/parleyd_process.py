@@ -48,6 +48,7 @@ backend = "sqlite"
 """)
         self.log = []
         self.process = None
+        self.log_changed = threading.Condition()
 
     def start(self, timeout=30):
         self.process = subprocess.Popen([self.binary, "--config", self.config], stderr=subprocess.PIPE,
@@ -56,15 +57,24 @@ backend = "sqlite"
 
         def pump():
             for line in self.process.stderr:
-                self.log.append(line.rstrip())
+                with self.log_changed:
+                    self.log.append(line.rstrip())
+                    self.log_changed.notify_all()
                 if "serving localhost" in line:
                     ready.set()
             ready.set()
+            with self.log_changed:
+                self.log_changed.notify_all()
 
         threading.Thread(target=pump, daemon=True).start()
         if not ready.wait(timeout) or self.process.poll() is not None:
             raise RuntimeError("parleyd did not start:\n" + "\n".join(self.log))
         return self
+
+    def wait_for_log(self, text, timeout):
+        """Waits (woken by each new log line, bounded by `timeout`) until a log line contains `text`."""
+        with self.log_changed:
+            return self.log_changed.wait_for(lambda: any(text in line for line in self.log), timeout)
 
     def stop(self):
         if self.process and self.process.poll() is None:
