@@ -16,8 +16,11 @@ release: deps
 run: release
 	@exec build/release/server/main/parleyd $(PARLEYD_ARGS)
 
+# CI (which sets CI=true) builds with -Werror; a local build only warns.
+WERROR := $(if $(filter true,$(CI)),ON,OFF)
+
 dev: deps
-	@cmake --preset dev >/dev/null
+	@cmake --preset dev -DPARLEY_WERROR=$(WERROR) >/dev/null
 	@cmake --build --preset dev -j $(JOBS)
 
 fuzz: deps

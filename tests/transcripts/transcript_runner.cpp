@@ -237,9 +237,9 @@ TEST_P(TranscriptTest, Runs) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, TranscriptTest, ::testing::ValuesIn(transcriptFiles()),
-    [](const ::testing::TestParamInfo<std::filesystem::path>& info) {
+    [](const ::testing::TestParamInfo<std::filesystem::path>& file) {
         std::string name =
-            std::filesystem::relative(info.param, PARLEY_TRANSCRIPTS_DIR).replace_extension().string();
+            std::filesystem::relative(file.param, PARLEY_TRANSCRIPTS_DIR).replace_extension().string();
         for (char& c : name) {
             if (!std::isalnum(static_cast<unsigned char>(c)))
                 c = '_';

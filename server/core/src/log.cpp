@@ -43,7 +43,8 @@ void Log::write(LogLevel level, std::string_view component, std::string_view tex
     std::string line;
     line.reserve(48 + component.size() + text.size());
     line.append(stamp).append(".");
-    char ms[4];
+    // millis is 0..999; the buffer also has room for any int, which keeps -Wformat-truncation quiet.
+    char ms[12];
     std::snprintf(ms, sizeof ms, "%03d", static_cast<int>(millis));
     line.append(ms)
         .append(" ")
