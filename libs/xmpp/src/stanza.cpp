@@ -40,7 +40,7 @@ std::string_view toString(IqType type) noexcept {
     return "get";
 }
 
-Result<Stanza, Stanza::Problem> Stanza::fromElement(xml::Element element, std::string_view contentNs) {
+Result<Stanza, Stanza::Problem> Stanza::fromElement(xml::Element&& element, std::string_view contentNs) {
     StanzaKind kind;
     if (element.ns() != contentNs)
         return Problem::NotAStanza;

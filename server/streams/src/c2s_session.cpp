@@ -863,22 +863,16 @@ void C2sSession::handleStanza(xml::Element element) {
             return;
         }
     }
-    // Kept to answer a stanza that fails validation (RFC 6120 §8.3.3.8 jid-malformed, §8.2.3 bad-request).
-    xml::Element header(element.name(), element.ns());
-    for (const xml::Attribute& attribute : element.attributes()) {
-        if (attribute.ns.empty() &&
-            (attribute.name == "id" || attribute.name == "type" || attribute.name == "to")) {
-            header.setAttr(attribute.name, attribute.value);
-        }
-    }
+    // On failure fromElement leaves `element` intact, so it can be answered with an error (RFC 6120
+    // §8.3.3.8 jid-malformed, §8.2.3 bad-request) without copying anything on the normal path.
     auto stanza = xmpp::Stanza::fromElement(std::move(element));
     if (!stanza) {
         if (stanza.error() == xmpp::Stanza::Problem::BadTo) {
-            replyError(header, xmpp::StanzaErrorCondition::JidMalformed, "Malformed to address");
+            replyError(element, xmpp::StanzaErrorCondition::JidMalformed, "Malformed to address");
             return;
         }
         if (stanza.error() == xmpp::Stanza::Problem::BadIq) {
-            replyError(header, xmpp::StanzaErrorCondition::BadRequest, "Malformed iq");
+            replyError(element, xmpp::StanzaErrorCondition::BadRequest, "Malformed iq");
             return;
         }
         switch (stanza.error()) {

@@ -32,8 +32,9 @@ class Stanza {
         BadIq,       // iq without id, with a bad type, or get/set without exactly one child (§8.2.3)
     };
 
-    // Classifies the element and parses its addresses. `contentNs` is the stream's namespace.
-    static Result<Stanza, Problem> fromElement(xml::Element element,
+    // Classifies the element and parses its addresses. `contentNs` is the stream's namespace. The element
+    // is moved from only on success: on failure the caller still has it, to answer with an error.
+    static Result<Stanza, Problem> fromElement(xml::Element&& element,
                                                std::string_view contentNs = "jabber:client");
 
     // Builds a new stanza (for server-generated stanzas).
