@@ -126,7 +126,8 @@ const std::vector<std::string> kLimitsKeys{"max_stanza_bytes",
                                            "registration_limit_exempt_loopback",
                                            "max_auth_failures_per_ip",
                                            "auth_failure_ban",
-                                           "inbound_bytes_per_second"};
+                                           "inbound_bytes_per_second",
+                                           "presence_per_second"};
 const std::vector<std::string> kTimeoutsKeys{"negotiation", "idle", "write_stall", "close_grace"};
 
 // The section whose table allows `key` ("[limits]"), for a key written in the wrong place.
@@ -802,7 +803,8 @@ class Loader {
                          limits.maxAuthFailuresPerIp) ||
             !readDuration(*table, prefix, "auth_failure_ban", std::chrono::seconds(0),
                           limits.authFailureBan) ||
-            !readSize(*table, prefix, "inbound_bytes_per_second", 0, limits.inboundBytesPerSecond)) {
+            !readSize(*table, prefix, "inbound_bytes_per_second", 0, limits.inboundBytesPerSecond) ||
+            !readInteger(*table, prefix, "presence_per_second", 0, kMaxInt, limits.presencePerSecond)) {
             return false;
         }
         // A session must be able to queue at least one stanza of the largest allowed size.

@@ -21,4 +21,13 @@ ServerCore::~ServerCore() {
     cpuPool_.join();
 }
 
+void ServerCore::endSession(Session& session) {
+    if (!session.isBound())
+        return;
+    sessions_.unbind(session);
+    if (session.ended_.exchange(true))
+        return;
+    modules_.fireSessionEnded(session);
+}
+
 }  // namespace parley::server

@@ -58,6 +58,32 @@ class ModuleHost::Context final : public ModuleContext {
         return Registration([&list, it] { list.erase(it); });
     }
 
+    Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority, StanzaHook hook) override {
+        auto& list = host_.stanzaHooks_[hookIndex(point, kind)];
+        const std::uint64_t id = ++host_.nextHookId_;
+        // Highest priority first; among equals, registration order.
+        auto position = std::find_if(list.begin(), list.end(),
+                                     [&](const StanzaHookEntry& entry) { return entry.priority < priority; });
+        list.insert(position, StanzaHookEntry{priority, id, std::move(hook)});
+        return Registration([&list, id] {
+            std::erase_if(list, [id](const StanzaHookEntry& entry) { return entry.id == id; });
+        });
+    }
+
+    Registration onSessionBound(SessionHook hook) override {
+        auto& list = host_.sessionBoundHooks_;
+        auto it = list.insert(list.end(), std::move(hook));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    Registration onSessionEnded(SessionHook hook) override {
+        auto& list = host_.sessionEndedHooks_;
+        auto it = list.insert(list.end(), std::move(hook));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    std::size_t allocateSessionSlot() override { return host_.nextSessionSlot_++; }
+
     std::vector<std::string> discoFeatures() const override { return host_.discoFeatures(); }
     std::vector<DiscoIdentity> discoIdentities() const override { return host_.discoIdentities(); }
     const ServerConfig& config() const override { return host_.core_.config(); }
@@ -72,6 +98,16 @@ class ModuleHost::Context final : public ModuleContext {
     void send(xmpp::Stanza stanza) override {
         host_.core_.router().route(std::make_shared<const xmpp::Stanza>(std::move(stanza)));
     }
+
+    asio::awaitable<void> route(xmpp::StanzaPtr stanza) override {
+        co_await host_.core_.router().routeAsync(std::move(stanza));
+    }
+
+    std::vector<SessionPtr> sessionsOf(const Jid& bareJid) const override {
+        return host_.core_.sessions().resourcesOf(bareJid);
+    }
+
+    bool isLocalDomain(std::string_view domain) const override { return host_.core_.host(domain) != nullptr; }
 
     void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep) override {
         for (const SessionPtr& session : host_.core_.sessions().resourcesOf(bareJid)) {
@@ -161,6 +197,16 @@ std::vector<DiscoIdentity> ModuleHost::discoIdentities() const {
 void ModuleHost::fireAccountDeleted(const AccountDeletedEvent& event) const {
     for (const auto& handler : accountDeletedHandlers_)
         handler(event);
+}
+
+void ModuleHost::fireSessionBound(Session& session) const {
+    for (const auto& hook : sessionBoundHooks_)
+        hook(session);
+}
+
+void ModuleHost::fireSessionEnded(Session& session) const {
+    for (const auto& hook : sessionEndedHooks_)
+        hook(session);
 }
 
 std::vector<std::string> ModuleHost::startedModules() const {

@@ -20,34 +20,87 @@ const Logger& routerLog() {
     return log;
 }
 
+bool isRequest(const Stanza& stanza) {
+    return stanza.iqType() == xmpp::IqType::Get || stanza.iqType() == xmpp::IqType::Set;
+}
+
 }  // namespace
 
 void Router::route(StanzaPtr stanza) {
+    asio::co_spawn(
+        core_.loops().current(),
+        [this, stanza = std::move(stanza)]() mutable { return routeAsync(std::move(stanza)); },
+        asio::detached);
+}
+
+asio::awaitable<void> Router::routeAsync(StanzaPtr stanza) {
     // Stanzas reach the router with `from` stamped by the stream that received them (§8.1.2.1) or set
     // by the module that generated them.
     if (!stanza->from()) {
         routerLog().warn("dropping a stanza without from: " + stanza->element().toString());
-        return;
+        co_return;
     }
+    RoutedStanza routed{std::move(stanza)};
+    co_await routeStanza(routed);
+}
+
+asio::awaitable<void> Router::routeFromClient(Session& session, StanzaPtr stanza, bool wasAvailable) {
+    RoutedStanza routed{std::move(stanza), &session, wasAvailable};
+    co_await routeStanza(routed);
+}
+
+bool Router::hasHooks(StanzaHookPoint point, xmpp::StanzaKind kind) const {
+    return !core_.modules().stanzaHooks(point, kind).empty();
+}
+
+asio::awaitable<HookVerdict> Router::runHooks(StanzaHookPoint point, RoutedStanza& routed) {
+    for (const auto& entry : core_.modules().stanzaHooks(point, routed.stanza->kind())) {
+        const HookVerdict verdict = co_await entry.hook(routed);
+        if (verdict == HookVerdict::Handled)
+            co_return HookVerdict::Handled;
+    }
+    co_return HookVerdict::Continue;
+}
+
+asio::awaitable<void> Router::routeStanza(RoutedStanza& routed) {
+    const xmpp::StanzaKind kind = routed.stanza->kind();
+    {
+        const Jid& from = *routed.stanza->from();
+        if (from.hasLocal() && hasHooks(StanzaHookPoint::Outbound, kind) && core_.host(from.domain())) {
+            const HookVerdict verdict = co_await runHooks(StanzaHookPoint::Outbound, routed);
+            if (verdict == HookVerdict::Handled)
+                co_return;
+        }
+    }
+    // Hooks may have replaced the stanza: read the addresses again.
+    const StanzaPtr stanza = routed.stanza;
     const Jid& from = *stanza->from();
     if (!stanza->to()) {
         // §10.3: no `to` means the sender's own account.
-        routeToBare(stanza, from.bare(), /*isSelf=*/true);
-        return;
+        co_await routeToBare(routed, from.bare(), /*isSelf=*/true);
+        co_return;
     }
     const Jid& to = *stanza->to();
     if (!core_.host(to.domain())) {
         // §10.4: a remote domain. Until federation exists, such stanzas bounce (§8.3.3.16).
         bounce(*stanza, StanzaError(StanzaErrorCondition::RemoteServerNotFound,
                                     "This server does not federate with other servers yet"));
-        return;
+        co_return;
     }
     if (!to.hasLocal()) {
-        routeToServer(stanza, to);
-    } else if (to.hasResource()) {
-        routeToFull(stanza, to);
+        co_await routeToServer(stanza, to);
+        co_return;
+    }
+    if (hasHooks(StanzaHookPoint::Inbound, kind)) {
+        const HookVerdict verdict = co_await runHooks(StanzaHookPoint::Inbound, routed);
+        if (verdict == HookVerdict::Handled)
+            co_return;
+    }
+    const Jid& target = *routed.stanza->to();
+    if (target.hasResource()) {
+        co_await routeToFull(routed, target);
     } else {
-        routeToBare(stanza, to, to.bareView() == from.bareView());
+        co_await routeToBare(routed, target, target.bareView() == routed.stanza->from()->bareView());
     }
 }
 
@@ -60,107 +113,108 @@ void Router::bounce(const Stanza& request, const StanzaError& error) {
     route(std::make_shared<const Stanza>(std::move(*reply)));
 }
 
-bool Router::dispatchIq(const StanzaPtr& stanza, unsigned scope, std::string_view host) {
+asio::awaitable<bool> Router::dispatchIq(StanzaPtr stanza, unsigned scope, std::string host) {
     const xml::Element* payload = stanza->payload();
     if (!payload)
-        return false;
+        co_return false;
+    const IqHandler* handler = nullptr;
+    IqScope chosen = IqScope::Host;
     for (IqScope candidate : {IqScope::Self, IqScope::Bare, IqScope::Host}) {
         if (!(scope & static_cast<unsigned>(candidate)))
             continue;
-        const IqHandler* handler =
-            core_.modules().findIq(stanza->iqType(), candidate, payload->ns(), payload->name());
-        if (!handler)
-            continue;
-        IqRequest request{stanza, std::string(host), candidate};
-        // Handlers are coroutines (they may use storage); each runs on the loop that received the
-        // request, and its reply is routed like any other stanza.
-        auto run = [this, handler = *handler,
-                    request = std::move(request)]() mutable -> asio::awaitable<void> {
-            const StanzaPtr original = request.stanza;
-            IqResult result = co_await handler(std::move(request));
-            std::optional<Jid> serverFrom = original->to();
-            if (!serverFrom)
-                serverFrom = original->from()->bare();
-            if (result) {
-                auto reply = xmpp::makeIqResult(*original, std::move(*result), serverFrom);
-                route(std::make_shared<const Stanza>(std::move(reply)));
-            } else {
-                auto reply = xmpp::makeErrorReply(*original, result.error());
-                if (reply) {
-                    if (!reply->from())
-                        reply->setFrom(serverFrom);
-                    route(std::make_shared<const Stanza>(std::move(*reply)));
-                }
-            }
-        };
-        asio::co_spawn(
-            core_.loops().current(), [run = std::move(run)]() mutable { return run(); }, asio::detached);
-        return true;
+        handler = core_.modules().findIq(stanza->iqType(), candidate, payload->ns(), payload->name());
+        if (handler) {
+            chosen = candidate;
+            break;
+        }
     }
-    return false;
+    if (!handler)
+        co_return false;
+    // The handler runs inline: the sender's next stanza waits for it (in-order processing, §10.1).
+    // Copy the handler: modules register at start only, but the table must not be read after a
+    // suspension point.
+    const IqHandler run = *handler;
+    IqResult result = co_await run(IqRequest{stanza, std::move(host), chosen});
+    std::optional<Jid> serverFrom = stanza->to();
+    if (!serverFrom)
+        serverFrom = stanza->from()->bare();
+    if (result) {
+        auto reply = xmpp::makeIqResult(*stanza, std::move(*result), serverFrom);
+        co_await routeAsync(std::make_shared<const Stanza>(std::move(reply)));
+    } else {
+        auto reply = xmpp::makeErrorReply(*stanza, result.error());
+        if (reply) {
+            if (!reply->from())
+                reply->setFrom(serverFrom);
+            co_await routeAsync(std::make_shared<const Stanza>(std::move(*reply)));
+        }
+    }
+    co_return true;
 }
 
-void Router::routeToServer(const StanzaPtr& stanza, const Jid& to) {
+asio::awaitable<void> Router::routeToServer(StanzaPtr stanza, Jid to) {
     switch (stanza->kind()) {
-        case xmpp::StanzaKind::Iq:
-            if (stanza->iqType() == xmpp::IqType::Result || stanza->iqType() == xmpp::IqType::Error) {
-                return;  // answers to iqs the server sent; nothing waits for them yet
-            }
-            if (!dispatchIq(stanza, static_cast<unsigned>(IqScope::Host), to.domain())) {
+        case xmpp::StanzaKind::Iq: {
+            if (!isRequest(*stanza))
+                co_return;  // answers to iqs the server sent; nothing waits for them yet
+            const bool handled =
+                co_await dispatchIq(stanza, static_cast<unsigned>(IqScope::Host), std::string(to.domain()));
+            if (!handled)
                 bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
-            }
-            return;
+            co_return;
+        }
         case xmpp::StanzaKind::Message:
             // RFC 6120 §10.3.1 leaves messages to the server to its discretion; nothing handles them.
             if (!stanza->isError())
                 bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
-            return;
+            co_return;
         case xmpp::StanzaKind::Presence:
-            return;  // §10.3.2: presence to the server itself is handled by the server; we keep none yet
+            co_return;  // §10.3.2: presence to the server itself is handled by the server; we keep none
     }
 }
 
-void Router::routeToBare(const StanzaPtr& stanza, const Jid& bare, bool isSelf) {
+asio::awaitable<void> Router::routeToBare(RoutedStanza& routed, Jid bare, bool isSelf) {
+    const StanzaPtr stanza = routed.stanza;
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq: {
-            if (stanza->iqType() == xmpp::IqType::Result || stanza->iqType() == xmpp::IqType::Error)
-                return;
+            if (!isRequest(*stanza))
+                co_return;
             // §10.5.3.1/§10.3.3: the server answers an iq to a bare JID on the account's behalf.
             const unsigned scope =
                 isSelf ? (static_cast<unsigned>(IqScope::Self) | static_cast<unsigned>(IqScope::Bare))
                        : static_cast<unsigned>(IqScope::Bare);
-            if (!dispatchIq(stanza, scope, bare.domain())) {
+            const bool handled = co_await dispatchIq(stanza, scope, std::string(bare.domain()));
+            if (!handled)
                 bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
-            }
-            return;
+            co_return;
         }
         case xmpp::StanzaKind::Message:
-            deliverMessageToBare(stanza, bare);
-            return;
+            co_await deliverMessageToBare(routed, bare);
+            co_return;
         case xmpp::StanzaKind::Presence: {
             if (isSelf && !stanza->to())
-                return;  // broadcast presence is the presence module's (RFC 6121)
+                co_return;  // broadcast presence: the presence module's (RFC 6121 §4), if it runs
             // Directed presence to a bare JID goes to every available resource (RFC 6121 §4.6);
             // to an unknown or offline user it is dropped silently (§10.5.3.1).
             for (const SessionPtr& session : core_.sessions().resourcesOf(bare)) {
                 if (session->isAvailable())
                     session->deliver(stanza);
             }
-            return;
+            co_return;
         }
     }
 }
 
-void Router::deliverMessageToBare(const StanzaPtr& stanza, const Jid& bare) {
+asio::awaitable<void> Router::deliverMessageToBare(RoutedStanza& routed, Jid bare) {
+    const StanzaPtr stanza = routed.stanza;
     const std::string_view type = stanza->type();
-    if (type == "error") {
-        // Errors go to the highest-priority resource if any; never bounced (§8.3.1).
-    } else if (type == "groupchat") {
+    if (type == "groupchat") {
         bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
-        return;
+        co_return;
     }
     // RFC 6121 §8.5.2.1: only available resources with non-negative priority receive messages sent to
-    // the bare JID; `normal` and `error` go to the highest priority, `chat` and `headline` to all of them.
+    // the bare JID; `normal` and `error` go to the highest priority, `chat` and `headline` to all of
+    // them. Errors are never bounced (§8.3.1).
     std::vector<SessionPtr> candidates;
     int best = -1;
     for (SessionPtr& session : core_.sessions().resourcesOf(bare)) {
@@ -170,46 +224,50 @@ void Router::deliverMessageToBare(const StanzaPtr& stanza, const Jid& bare) {
         candidates.push_back(std::move(session));
     }
     if (candidates.empty()) {
-        // Nobody online (or no such account; the answer is the same, §10.5.3.1 and §13.11). Offline
-        // storage (XEP-0160) will claim these messages once it exists.
-        if (type != "error" && type != "headline") {
-            bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
+        // §8.5.2.2: nobody online (or no such account; the answer is the same, §10.5.3.1 and §13.11).
+        // Offline storage (XEP-0160) claims what it keeps through the Undeliverable hook.
+        if (hasHooks(StanzaHookPoint::Undeliverable, xmpp::StanzaKind::Message)) {
+            const HookVerdict verdict = co_await runHooks(StanzaHookPoint::Undeliverable, routed);
+            if (verdict == HookVerdict::Handled)
+                co_return;
         }
-        return;
+        if (type != "error" && type != "headline")
+            bounce(*routed.stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
+        co_return;
     }
     const bool toAll = type == "chat" || type == "headline";
     for (const SessionPtr& session : candidates) {
         if (toAll || session->priority() == best) {
             session->deliver(stanza);
             if (!toAll)
-                return;
+                co_return;
         }
     }
 }
 
-void Router::routeToFull(const StanzaPtr& stanza, const Jid& to) {
+asio::awaitable<void> Router::routeToFull(RoutedStanza& routed, Jid to) {
+    const StanzaPtr stanza = routed.stanza;
     if (SessionPtr session = core_.sessions().find(to)) {
         session->deliver(stanza);
-        return;
+        co_return;
     }
     // RFC 6121 §8.5.3.2: no such resource.
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq:
-            if (stanza->iqType() == xmpp::IqType::Get || stanza->iqType() == xmpp::IqType::Set) {
+            if (isRequest(*stanza))
                 bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
-            }
-            return;
+            co_return;
         case xmpp::StanzaKind::Message: {
             const std::string_view type = stanza->type();
             if (type == "normal" || type == "chat" || type.empty()) {
-                deliverMessageToBare(stanza, to.bare());  // §8.5.3.2.1: treat as sent to the bare JID
+                co_await deliverMessageToBare(routed, to.bare());  // §8.5.3.2.1: as if sent to the bare JID
             } else if (type == "groupchat") {
                 bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
             }
-            return;  // headline and error: silently dropped
+            co_return;  // headline and error: silently dropped
         }
         case xmpp::StanzaKind::Presence:
-            return;  // §8.5.3.2.3: dropped
+            co_return;  // §8.5.3.2.3: dropped
     }
 }
 

@@ -87,7 +87,8 @@ C2sSession::C2sSession(std::shared_ptr<const C2sListenerContext> context, net::t
       connection_(std::move(socket)),
       executor_(loop.get_executor()),
       parser_(parserLimits(core_.config().limits)),
-      readLimiter_(core_.config().limits.inboundBytesPerSecond, core_.clock().now()) {
+      readLimiter_(core_.config().limits.inboundBytesPerSecond, core_.clock().now()),
+      presenceLimiter_(core_.config().limits.presencePerSecond, core_.clock().now(), kPresenceBurstSeconds) {
     connectedAt_ = lastRead_ = lastWriteProgress_ = core_.clock().now();
     context_->liveConnections->fetch_add(1);
     preauthCounted_ = true;
@@ -200,7 +201,7 @@ void C2sSession::finish() {
         return;
     state_ = State::Closed;
     if (isBound())
-        core_.sessions().unbind(*this);
+        core_.endSession(*this);
     connection_.close();
     queue_.clear();
     out_.clear();
@@ -247,6 +248,10 @@ void C2sSession::close(StreamError error) {
     }
     asio::post(executor_, [self = std::static_pointer_cast<C2sSession>(shared_from_this()),
                            error = std::move(error)]() mutable { self->streamError(std::move(error)); });
+}
+
+void C2sSession::post(std::function<void()> work) {
+    asio::post(executor_, std::move(work));
 }
 
 void C2sSession::wake() {
@@ -322,7 +327,7 @@ void C2sSession::streamError(StreamError error) {
     state_ = State::Closing;
     closingSince_ = core_.clock().now();
     if (isBound())
-        core_.sessions().unbind(*this);
+        core_.endSession(*this);
     wake();
 }
 
@@ -383,7 +388,7 @@ asio::awaitable<void> C2sSession::handleEvent(xml::StreamEvent event) {
             closeTagSent_ = true;
         }
         if (isBound())
-            core_.sessions().unbind(*this);
+            core_.endSession(*this);
         closeWhenFlushed_ = true;
         closingSince_ = core_.clock().now();
         state_ = State::Closing;
@@ -550,7 +555,7 @@ asio::awaitable<void> C2sSession::handleElement(xml::Element element) {
         }
         co_return;
     }
-    handleStanza(std::move(element));
+    co_await handleStanza(std::move(element));
 }
 
 asio::awaitable<void> C2sSession::handleStartTls() {
@@ -826,6 +831,7 @@ asio::awaitable<void> C2sSession::handleBind(xmpp::Stanza stanza) {
         outcome.replaced->close({StreamErrorCondition::Conflict, "Replaced by a new connection", {}});
     }
     state_ = State::Bound;
+    core_.sessionBound(*this);
     xml::Element reply("iq", std::string(ns::kClient));
     reply.setAttr("id", id);
     reply.setAttr("type", "result");
@@ -854,13 +860,13 @@ void C2sSession::replyError(const xml::Element& request, xmpp::StanzaErrorCondit
     sendElement(reply);
 }
 
-void C2sSession::handleStanza(xml::Element element) {
+asio::awaitable<void> C2sSession::handleStanza(xml::Element element) {
     // §8.1.2.1: a `from` other than the client's own full or bare JID is refused.
     if (const std::string* from = element.findAttr("from")) {
         auto parsed = Jid::parse(*from);
         if (!parsed || (*parsed != jid() && parsed->str() != jid().bareView())) {
             streamError({StreamErrorCondition::InvalidFrom, "The from address is not yours", {}});
-            return;
+            co_return;
         }
     }
     // On failure fromElement leaves `element` intact, so it can be answered with an error (RFC 6120
@@ -869,38 +875,40 @@ void C2sSession::handleStanza(xml::Element element) {
     if (!stanza) {
         if (stanza.error() == xmpp::Stanza::Problem::BadTo) {
             replyError(element, xmpp::StanzaErrorCondition::JidMalformed, "Malformed to address");
-            return;
+            co_return;
         }
         if (stanza.error() == xmpp::Stanza::Problem::BadIq) {
             replyError(element, xmpp::StanzaErrorCondition::BadRequest, "Malformed iq");
-            return;
+            co_return;
         }
         switch (stanza.error()) {
             case xmpp::Stanza::Problem::NotAStanza:
                 streamError({StreamErrorCondition::UnsupportedStanzaType, "Not a stanza", {}});
-                return;
+                co_return;
             case xmpp::Stanza::Problem::BadFrom:
                 streamError({StreamErrorCondition::InvalidFrom, "Malformed from address", {}});
-                return;
+                co_return;
             case xmpp::Stanza::Problem::BadTo:
             case xmpp::Stanza::Problem::BadIq:
                 break;
         }
-        return;
+        co_return;
     }
     stanza->setFrom(jid());
     if (stanza->isIq() && stanza->iqType() == xmpp::IqType::Set && stanza->payload() && !stanza->to()) {
         if (stanza->payload()->is("session", ns::kSession)) {
             // RFC 3921 §3 session establishment is a no-op today (RFC 6121 §1.4).
             sendElement(xmpp::makeIqResult(*stanza, std::nullopt).element());
-            return;
+            co_return;
         }
         if (stanza->payload()->is("bind", ns::kBind)) {
             core_.router().bounce(*stanza, xmpp::StanzaError(xmpp::StanzaErrorCondition::NotAllowed,
                                                              "A resource is already bound"));
-            return;
+            co_return;
         }
     }
+    bool wasAvailable = false;
+    bool isBroadcastPresence = false;
     if (stanza->isPresence() && !stanza->to()) {
         // Broadcast presence sets this resource's availability and priority (RFC 6121 §4.2, §4.7.2.3).
         const std::string_view type = stanza->type();
@@ -914,10 +922,28 @@ void C2sSession::handleStanza(xml::Element element) {
                     priority = value;
                 }
             }
+            wasAvailable = isAvailable();
+            isBroadcastPresence = true;
             setPresence(type.empty(), priority);
         }
     }
-    core_.router().route(std::make_shared<const xmpp::Stanza>(std::move(*stanza)));
+    auto routed = std::make_shared<const xmpp::Stanza>(std::move(*stanza));
+    if (isBroadcastPresence)
+        setLastPresence(isAvailable() ? routed : nullptr);
+    const bool isPresence = routed->isPresence();
+    // Stanzas from one client are routed in order (RFC 6120 §10.1): the next waits for this one.
+    co_await core_.router().routeFromClient(*this, std::move(routed), wasAvailable);
+    if (isPresence) {
+        // Presence floods: past limits.presence_per_second this session stops reading (and handling
+        // what it already read) for a while; nothing is dropped.
+        presenceLimiter_.onRead(1);
+        const auto pause = presenceLimiter_.pause(core_.clock().now());
+        if (pause.count() > 0 && state_ == State::Bound) {
+            flush();
+            asio::steady_timer timer(executor_, pause);
+            co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        }
+    }
 }
 
 }  // namespace parley::server

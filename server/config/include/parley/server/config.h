@@ -81,6 +81,9 @@ struct LimitsConfig {
     // Per-session inbound rate: bytes per second, with a burst of this many seconds; reading pauses
     // (it never drops) when a session exceeds it. 0 = unlimited.
     std::size_t inboundBytesPerSecond = 0;
+    // Per-session presence stanzas per second (after a burst of five seconds' worth); past it the
+    // session pauses reading, it never drops (presence floods). 0 = unlimited.
+    std::size_t presencePerSecond = 20;
 };
 
 struct TimeoutsConfig {

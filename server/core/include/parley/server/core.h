@@ -40,6 +40,12 @@ class ServerCore {
     // same across restarts, or an unknown user's salt would change while a real user's does not.
     const std::string& credentialSecret() const noexcept { return credentialSecret_; }
     void setCredentialSecret(std::string secret) { credentialSecret_ = std::move(secret); }
+    // A client bound `session` (already in the registry): runs the SessionBound hooks.
+    void sessionBound(Session& session) { modules_.fireSessionBound(session); }
+    // Takes a bound session out of the registry and, the first time only, runs the SessionEnded hooks.
+    // Call on the session's loop.
+    void endSession(Session& session);
+
     // Process-unique ids for sessions and streams.
     std::uint64_t nextSessionId() noexcept { return ++sessionIds_; }
 

@@ -84,6 +84,29 @@ struct DiscoIdentity {
     friend bool operator==(const DiscoIdentity&, const DiscoIdentity&) = default;
 };
 
+// --- Stanza hooks (docs/routing.md "Hooks") ------------------------------------------------------
+// The router offers a stanza to the hooks registered for its point and kind, highest priority first,
+// before its own rules. A hook that answers Handled takes the stanza over (it delivered, stored,
+// dropped or bounced it); Continue passes it on, possibly replaced by a modified copy.
+enum class StanzaHookPoint : std::uint8_t {
+    Outbound,       // `from` is a local account: sent by one of its clients, or generated on its behalf
+    Inbound,        // `to` is a local account's bare or full JID, after the Outbound hooks
+    Undeliverable,  // a message to a local account that no resource takes (RFC 6121 §8.5.2.2, §8.5.3.2)
+};
+enum class HookVerdict : std::uint8_t { Continue, Handled };
+
+struct RoutedStanza {
+    xmpp::StanzaPtr stanza;  // a hook may replace it with a modified copy
+    // Outbound: the client session it came from (valid while the hook runs); null when the server
+    // generated the stanza (a presence broadcast, a probe, a roster push).
+    Session* session = nullptr;
+    // Outbound broadcast presence from a client: whether the session was available before this stanza
+    // (false: this is the initial presence, RFC 6121 §4.2).
+    bool wasAvailable = false;
+};
+using StanzaHook = std::function<asio::awaitable<HookVerdict>(RoutedStanza&)>;
+using SessionHook = std::function<void(Session&)>;
+
 // Events fired by the core where RFC 6120 says something happens (never for a XEP).
 struct AccountDeletedEvent {
     std::string host;
@@ -101,6 +124,16 @@ class ModuleContext {
     virtual Registration addDiscoFeature(std::string var) = 0;
     virtual Registration addDiscoIdentity(DiscoIdentity identity) = 0;
     virtual Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) = 0;
+    // Higher `priority` runs first; hooks of equal priority run in registration order.
+    virtual Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority, StanzaHook hook) = 0;
+    // A client bound a resource (RFC 6120 §7); runs on the session's loop before it reads its next stanza.
+    virtual Registration onSessionBound(SessionHook hook) = 0;
+    // A bound session ended (closed, dropped, replaced); runs once, on the session's loop, after it left
+    // the registry. Session::isAvailable() still says whether it had announced available presence.
+    virtual Registration onSessionEnded(SessionHook hook) = 0;
+    // A slot in every session for this module's per-session state (Session::data / setData), touched
+    // only on the session's loop.
+    virtual std::size_t allocateSessionSlot() = 0;
 
     // The server's advertised features and identities (what disco#info lists).
     virtual std::vector<std::string> discoFeatures() const = 0;
@@ -113,8 +146,15 @@ class ModuleContext {
     virtual const Clock& clock() const = 0;
     virtual const Logger& log() const = 0;
 
-    // Routes a stanza the server generates (from must be set).
+    // Routes a stanza the server generates (from must be set). send() returns at once (the routing runs
+    // later on this loop); route() completes once the stanza was delivered, stored or bounced, and
+    // keeps the order of the stanzas one coroutine routes.
     virtual void send(xmpp::Stanza stanza) = 0;
+    virtual asio::awaitable<void> route(xmpp::StanzaPtr stanza) = 0;
+    // The sessions bound for an account (a snapshot).
+    virtual std::vector<SessionPtr> sessionsOf(const Jid& bareJid) const = 0;
+    // Whether `domain` is one this server serves.
+    virtual bool isLocalDomain(std::string_view domain) const = 0;
     // Closes every session of an account (password change, deletion), except the resource `keep`.
     virtual void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep = nullptr) = 0;
     // Runs `work` later on the current event loop, after the stanzas routed so far (e.g. close a

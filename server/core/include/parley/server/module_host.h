@@ -2,6 +2,7 @@
 // ModuleHost: starts the configured modules and keeps what they register (iq handlers, stream
 // features, disco features and identities, hooks). Tables change only while modules start or stop,
 // before and after the event loops run, so lookups on the routing path take no lock.
+#include <array>
 #include <list>
 #include <map>
 #include <memory>
@@ -33,6 +34,18 @@ class ModuleHost {
     std::vector<std::string> discoFeatures() const;
     std::vector<DiscoIdentity> discoIdentities() const;
     void fireAccountDeleted(const AccountDeletedEvent& event) const;
+    void fireSessionBound(Session& session) const;
+    void fireSessionEnded(Session& session) const;
+
+    struct StanzaHookEntry {
+        int priority;
+        std::uint64_t id;
+        StanzaHook hook;
+    };
+    // The hooks for a point and stanza kind, in the order they run.
+    const std::vector<StanzaHookEntry>& stanzaHooks(StanzaHookPoint point, xmpp::StanzaKind kind) const {
+        return stanzaHooks_[hookIndex(point, kind)];
+    }
     std::vector<std::string> startedModules() const;
 
   private:
@@ -52,7 +65,16 @@ class ModuleHost {
         std::unique_ptr<Module> module;
     };
 
+    static std::size_t hookIndex(StanzaHookPoint point, xmpp::StanzaKind kind) {
+        return static_cast<std::size_t>(point) * 3 + static_cast<std::size_t>(kind);
+    }
+
     ServerCore& core_;
+    std::array<std::vector<StanzaHookEntry>, 9> stanzaHooks_;
+    std::uint64_t nextHookId_ = 0;
+    std::size_t nextSessionSlot_ = 0;
+    std::list<SessionHook> sessionBoundHooks_;
+    std::list<SessionHook> sessionEndedHooks_;
     std::map<IqKey, IqHandler, std::less<>> iqHandlers_;
     std::map<std::pair<std::string, std::string>, PreAuthIqHandler, std::less<>> preAuthIqHandlers_;
     std::list<std::pair<StreamStage, StreamFeatureProvider>> streamFeatures_;

@@ -1,9 +1,14 @@
 #pragma once
 // Router: delivers a stanza by its `to` address only (RFC 6120 §10). It classifies the destination
-// once (a served domain, a local bare JID, a local full JID, or a remote domain), gives iq get/set to
-// the module handler registered for (type, scope, namespace, element), applies the delivery rules for
-// local accounts, and answers what nobody handles with <service-unavailable/>. It never decodes a
-// payload and never names a XEP. The rules are written out in docs/routing.md.
+// once (a served domain, a local bare JID, a local full JID, or a remote domain), offers the stanza to
+// the modules' hooks (Outbound when it leaves a local account, Inbound when it reaches one,
+// Undeliverable when no resource takes a message), gives iq get/set to the module handler registered
+// for (type, scope, namespace, element), applies the delivery rules for local accounts, and answers
+// what nobody handles with <service-unavailable/>. It never decodes a payload and never names a XEP.
+// The rules are written out in docs/routing.md.
+#include <boost/asio/awaitable.hpp>
+
+#include "parley/server/module.h"
 #include "parley/xmpp/stanza.h"
 
 namespace parley::server {
@@ -14,17 +19,26 @@ class Router {
   public:
     explicit Router(ServerCore& core) : core_(core) {}
 
-    // Routes a stanza whose `from` is already stamped (RFC 6120 §8.1.2.1). Called on any loop thread.
+    // Routes a stanza whose `from` is already stamped (RFC 6120 §8.1.2.1) and completes once it was
+    // delivered, stored, handled or bounced. One coroutine's stanzas keep their order (§10.1).
+    asio::awaitable<void> routeAsync(xmpp::StanzaPtr stanza);
+    // The same for a stanza a bound client sent; the client's session awaits it before it reads on.
+    asio::awaitable<void> routeFromClient(Session& session, xmpp::StanzaPtr stanza, bool wasAvailable);
+    // Fire and forget: routes later on the calling thread's loop (loop 0 off the loops). Any thread.
     void route(xmpp::StanzaPtr stanza);
     // Sends the error reply for `request` back to its sender (unless it is itself an error).
     void bounce(const xmpp::Stanza& request, const xmpp::StanzaError& error);
 
   private:
-    void routeToServer(const xmpp::StanzaPtr& stanza, const Jid& to);
-    void routeToBare(const xmpp::StanzaPtr& stanza, const Jid& to, bool isSelf);
-    void routeToFull(const xmpp::StanzaPtr& stanza, const Jid& to);
-    bool dispatchIq(const xmpp::StanzaPtr& stanza, unsigned scope, std::string_view host);
-    void deliverMessageToBare(const xmpp::StanzaPtr& stanza, const Jid& bare);
+    asio::awaitable<void> routeStanza(RoutedStanza& routed);
+    asio::awaitable<HookVerdict> runHooks(StanzaHookPoint point, RoutedStanza& routed);
+    bool hasHooks(StanzaHookPoint point, xmpp::StanzaKind kind) const;
+    asio::awaitable<void> routeToServer(xmpp::StanzaPtr stanza, Jid to);
+    asio::awaitable<void> routeToBare(RoutedStanza& routed, Jid bare, bool isSelf);
+    asio::awaitable<void> routeToFull(RoutedStanza& routed, Jid to);
+    // False when no handler is registered (the caller bounces).
+    asio::awaitable<bool> dispatchIq(xmpp::StanzaPtr stanza, unsigned scope, std::string host);
+    asio::awaitable<void> deliverMessageToBare(RoutedStanza& routed, Jid bare);
 
     ServerCore& core_;
 };

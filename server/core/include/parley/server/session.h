@@ -4,6 +4,8 @@
 // (docs/STYLE.md rule 6). The fields are documented in docs/ARCHITECTURE.md "Sessions".
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -12,6 +14,12 @@
 #include "parley/xmpp/stanza.h"
 
 namespace parley::server {
+
+// A module's per-session state, kept in the slot the module allocated (ModuleContext::allocateSessionSlot).
+class SessionData {
+  public:
+    virtual ~SessionData() = default;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
@@ -37,6 +45,35 @@ class Session : public std::enable_shared_from_this<Session> {
         available_.store(available, std::memory_order_relaxed);
     }
 
+    // The last broadcast available presence of this resource (RFC 6121 §4.4.2: what probes are
+    // answered with), or null. Readable from any thread.
+    xmpp::StanzaPtr lastPresence() const noexcept { return lastPresence_.load(std::memory_order_acquire); }
+    void setLastPresence(xmpp::StanzaPtr presence) noexcept {
+        lastPresence_.store(std::move(presence), std::memory_order_release);
+    }
+
+    // Per-module state (see SessionData); only on the session's loop.
+    SessionData* data(std::size_t slot) const noexcept {
+        return slot < data_.size() ? data_[slot].get() : nullptr;
+    }
+    void setData(std::size_t slot, std::unique_ptr<SessionData> data) {
+        if (slot >= data_.size())
+            data_.resize(slot + 1);
+        data_[slot] = std::move(data);
+    }
+    template <class T>
+    T& dataOrCreate(std::size_t slot) {
+        if (auto* existing = static_cast<T*>(data(slot)))
+            return *existing;
+        auto created = std::make_unique<T>();
+        T& ref = *created;
+        setData(slot, std::move(created));
+        return ref;
+    }
+
+    // Runs `work` on the session's loop (after what is queued there).
+    virtual void post(std::function<void()> work) = 0;
+
     // Human-readable transport facts for logs and the admin listing ("c2s tls 127.0.0.1:5000").
     virtual std::string describe() const = 0;
 
@@ -51,6 +88,11 @@ class Session : public std::enable_shared_from_this<Session> {
     std::unique_ptr<Jid> jid_;
     std::atomic<bool> available_{false};
     std::atomic<int> priority_{0};
+    std::atomic<xmpp::StanzaPtr> lastPresence_;
+    std::vector<std::unique_ptr<SessionData>> data_;
+
+    friend class ServerCore;
+    std::atomic<bool> ended_{false};  // the SessionEnded hooks ran (ServerCore::endSession)
 };
 
 using SessionPtr = std::shared_ptr<Session>;

@@ -52,6 +52,7 @@ class C2sSession final : public Session {
     void deliver(xmpp::StanzaPtr stanza) override;
     void close(xmpp::StreamError error) override;
     std::string describe() const override;
+    void post(std::function<void()> work) override;
 
     // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
     void checkTimeouts(Clock::TimePoint now);
@@ -74,7 +75,7 @@ class C2sSession final : public Session {
         std::string username, sasl::HashAlgorithm algorithm);
     asio::awaitable<void> handlePreAuthIq(xml::Element element);
     asio::awaitable<void> handleBind(xmpp::Stanza stanza);
-    void handleStanza(xml::Element element);
+    asio::awaitable<void> handleStanza(xml::Element element);
     void replyError(const xml::Element& request, xmpp::StanzaErrorCondition condition, std::string text);
 
     void sendHeader();
@@ -96,6 +97,8 @@ class C2sSession final : public Session {
     asio::io_context::executor_type executor_;
     xml::StreamParser parser_;
     InboundRateLimiter readLimiter_;
+    static constexpr double kPresenceBurstSeconds = 5;  // e.g. joining many rooms at login
+    InboundRateLimiter presenceLimiter_;
     State state_ = State::ExpectHeader;
     Parked parked_ = Parked::None;
     bool headerSent_ = false;

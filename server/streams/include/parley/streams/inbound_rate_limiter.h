@@ -14,7 +14,9 @@ class InboundRateLimiter {
     using TimePoint = std::chrono::steady_clock::time_point;
 
     // `bytesPerSecond` 0 means unlimited.
-    InboundRateLimiter(std::size_t bytesPerSecond, TimePoint now) : rate_(bytesPerSecond), since_(now) {}
+    // `burstSeconds`: how many seconds' worth may be owed before reading pauses.
+    InboundRateLimiter(std::size_t bytesPerSecond, TimePoint now, double burstSeconds = 1)
+        : rate_(bytesPerSecond), burst_(burstSeconds), since_(now) {}
 
     void onRead(std::size_t bytes) { debt_ += static_cast<double>(bytes); }
 
@@ -27,7 +29,7 @@ class InboundRateLimiter {
         const double rate = static_cast<double>(rate_);
         debt_ = std::max(0.0, debt_ - std::chrono::duration<double>(now - since_).count() * rate);
         since_ = now;
-        const double excess = debt_ - rate;  // one second's worth is the allowed burst
+        const double excess = debt_ - rate * burst_;  // burst_ seconds' worth may be owed
         if (excess <= 0)
             return {};
         return std::chrono::milliseconds(static_cast<std::int64_t>(excess * 1000.0 / rate) + 1);
@@ -35,6 +37,7 @@ class InboundRateLimiter {
 
   private:
     std::size_t rate_;
+    double burst_;
     TimePoint since_;
     double debt_ = 0;
 };
