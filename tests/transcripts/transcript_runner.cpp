@@ -5,7 +5,10 @@
 //       jid: romeo@localhost/orchard
 //       password: secret
 //   ---------
-//   Romeo connects                      STARTTLS, SCRAM-SHA-256, bind the JID's resource
+//   Romeo connects                      STARTTLS, SCRAM-SHA-256, bind the JID's resource, send
+//                                       <presence/>, and take in what that brings (the presence
+//                                       echo, contacts' presences, stored messages) before going on
+//   Romeo logs in                       the same without presence: the transcript shows it all
 //   Romeo sends:                        indented XML, sent as written after ${...} substitution
 //       <message to='${Juliet's full JID}' type='chat'><body>hi</body></message>
 //   Juliet receives:                    indented XML; each element must match the next one received
@@ -34,7 +37,7 @@ struct ClientSpec {
 
 struct Step {
     std::string client;
-    std::string action;  // connects, sends, receives, nothing, stream-error, disconnects
+    std::string action;  // connects, logs-in, sends, receives, nothing, stream-error, disconnects
     std::string body;
     int line = 0;
 };
@@ -104,6 +107,8 @@ Transcript parseTranscript(const std::filesystem::path& file) {
         const std::string rest = trim(text.substr(space + 1));
         if (rest == "connects")
             step.action = "connects";
+        else if (rest == "logs in")
+            step.action = "logs-in";
         else if (rest == "sends:")
             step.action = "sends";
         else if (rest == "receives:")
@@ -167,13 +172,26 @@ class TranscriptRun {
     void execute(const Step& step) {
         const ClientSpec& spec = transcript_.clients.at(step.client);
         auto jid = *Jid::parse(spec.jid);
-        if (step.action == "connects") {
+        if (step.action == "connects" || step.action == "logs-in") {
             auto client = std::make_unique<TestClient>(server_.requiredTlsPort());
             const std::string full = client->login(std::string(jid.local()), std::string(jid.domain()),
                                                    spec.password, std::string(jid.resource()));
             ASSERT_EQ(full, jid.str()) << step.client << " could not log in";
-            // Available presence, so that messages to the bare JID reach this resource.
-            client->send("<presence/>");
+            if (step.action == "connects") {
+                // Available presence, so that messages to the bare JID reach this resource; what it
+                // brings back (RFC 6121 §4.2: the echo, contacts' presence, offline messages) is read
+                // and dropped up to the answer of a ping sent after it.
+                client->send("<presence/>");
+                const std::string id = "transcript-connect-" + std::to_string(step.line);
+                client->send("<iq type='get' id='" + id + "' to='" + std::string(jid.domain()) +
+                             "'><ping xmlns='urn:xmpp:ping'/></iq>");
+                for (;;) {
+                    auto received = client->receive();
+                    ASSERT_TRUE(received) << step.client << " got no answer to its ping after login";
+                    if (received->name() == "iq" && received->attr("id") == id)
+                        break;
+                }
+            }
             clients_[step.client] = std::move(client);
             return;
         }

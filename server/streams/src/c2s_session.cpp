@@ -81,7 +81,7 @@ std::string saslElement(std::string_view name, std::string_view data) {
 
 C2sSession::C2sSession(std::shared_ptr<const C2sListenerContext> context, net::tcp::socket socket,
                        asio::io_context& loop)
-    : Session(context->core->nextSessionId()),
+    : Session(context->core->nextSessionId(), context->core->modules().sessionSlotCount()),
       context_(std::move(context)),
       core_(*context_->core),
       connection_(std::move(socket)),

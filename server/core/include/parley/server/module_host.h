@@ -47,6 +47,8 @@ class ModuleHost {
         return stanzaHooks_[hookIndex(point, kind)];
     }
     std::vector<std::string> startedModules() const;
+    // Slots allocated so far (sessions created after the modules started make room for all of them).
+    std::size_t sessionSlotCount() const noexcept { return nextSessionSlot_; }
 
   private:
     class Context;

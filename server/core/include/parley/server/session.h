@@ -23,7 +23,11 @@ class SessionData {
 
 class Session : public std::enable_shared_from_this<Session> {
   public:
-    virtual ~Session() = default;
+    virtual ~Session() {
+        for (std::size_t i = 0; i < slotCount_; ++i)
+            delete data_[i].load(std::memory_order_relaxed);
+    }
+
 
     // Queues a stanza for this client. Never blocks; a session whose queue passes its bound is closed
     // with <policy-violation/> rather than growing without limit.
@@ -52,23 +56,19 @@ class Session : public std::enable_shared_from_this<Session> {
         lastPresence_.store(std::move(presence), std::memory_order_release);
     }
 
-    // Per-module state (see SessionData); only on the session's loop.
+    // Per-module state (see SessionData) in the slot the module allocated. Publishing is atomic, so
+    // another loop may read a slot (e.g. a flag kept in atomics); SessionData members need their own
+    // synchronisation if other loops touch them.
     SessionData* data(std::size_t slot) const noexcept {
-        return slot < data_.size() ? data_[slot].get() : nullptr;
-    }
-    void setData(std::size_t slot, std::unique_ptr<SessionData> data) {
-        if (slot >= data_.size())
-            data_.resize(slot + 1);
-        data_[slot] = std::move(data);
+        return slot < slotCount_ ? data_[slot].load(std::memory_order_acquire) : nullptr;
     }
     template <class T>
     T& dataOrCreate(std::size_t slot) {
         if (auto* existing = static_cast<T*>(data(slot)))
             return *existing;
-        auto created = std::make_unique<T>();
-        T& ref = *created;
-        setData(slot, std::move(created));
-        return ref;
+        auto* created = new T();
+        data_[slot].store(created, std::memory_order_release);
+        return *created;
     }
 
     // Runs `work` on the session's loop (after what is queued there).
@@ -78,7 +78,10 @@ class Session : public std::enable_shared_from_this<Session> {
     virtual std::string describe() const = 0;
 
   protected:
-    explicit Session(std::uint64_t id) : id_(id) {}
+    // `slots`: how many module slots to make room for (ModuleHost::sessionSlotCount()).
+    Session(std::uint64_t id, std::size_t slots)
+        : id_(id), slotCount_(slots), data_(slots ? new std::atomic<SessionData*>[slots]() : nullptr) {}
+
     // Set before the session is bound (visible to others); cleared again if binding fails.
     void setJid(Jid jid) { jid_ = std::make_unique<Jid>(std::move(jid)); }
     void clearJid() { jid_.reset(); }
@@ -89,7 +92,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::atomic<bool> available_{false};
     std::atomic<int> priority_{0};
     std::atomic<xmpp::StanzaPtr> lastPresence_;
-    std::vector<std::unique_ptr<SessionData>> data_;
+    std::size_t slotCount_;
+    std::unique_ptr<std::atomic<SessionData*>[]> data_;
 
     friend class ServerCore;
     std::atomic<bool> ended_{false};  // the SessionEnded hooks ran (ServerCore::endSession)
