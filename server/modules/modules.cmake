@@ -6,4 +6,10 @@ set(PARLEY_MODULES
   version
   time
   register
+  roster
+  offline
+  blocking
+  vcard
+  private
+  last
 )

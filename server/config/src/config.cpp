@@ -100,11 +100,13 @@ std::string ConfigError::toString() const {
 }
 
 std::vector<std::string> defaultModules() {
-    return {"disco", "ping", "version", "time", "register"};
+    return {"disco",   "ping",     "version", "time",    "register", "roster",
+            "offline", "blocking", "vcard",   "private", "last"};
 }
 
 std::vector<std::string> knownModules() {
-    return {"disco", "ping", "version", "time", "register"};
+    return {"disco",   "ping",     "version", "time",    "register", "roster",
+            "offline", "blocking", "vcard",   "private", "last"};
 }
 
 ServerConfig developmentConfig() {

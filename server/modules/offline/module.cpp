@@ -1,0 +1,13 @@
+// Placeholder: the offline module is being written.
+#include "parley/server/module.h"
+
+namespace parley::server::modules {
+
+ModuleInfo offlineModule() {
+    struct Empty final : Module {
+        void start(ModuleContext&) override {}
+    };
+    return {"offline", "(in progress)", {}, [] { return std::unique_ptr<Module>(std::make_unique<Empty>()); }};
+}
+
+}  // namespace parley::server::modules
