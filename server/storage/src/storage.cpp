@@ -19,6 +19,21 @@ std::string_view toString(StorageError error) noexcept {
     return "unknown storage error";
 }
 
+std::string_view toString(Subscription subscription) noexcept {
+    // The values of the subscription attribute (RFC 6121 §2.1.2.5).
+    switch (subscription) {
+        case Subscription::None:
+            return "none";
+        case Subscription::To:
+            return "to";
+        case Subscription::From:
+            return "from";
+        case Subscription::Both:
+            return "both";
+    }
+    return "none";
+}
+
 Result<std::unique_ptr<Storage>, OpenError> openStorage(const StorageOptions& options) {
     if (options.backend == "memory") {
         return std::unique_ptr<Storage>(std::make_unique<MemoryStorage>());

@@ -82,6 +82,19 @@ Account account(std::string host, std::string username) {
     return result;
 }
 
+RosterItem rosterItem(std::string jid) {
+    RosterItem item;
+    item.jid = std::move(jid);
+    return item;
+}
+
+OfflineMessage offlineMessage(std::string xml) {
+    OfflineMessage message;
+    message.storedAt = 1700000000000;
+    message.xml = std::move(xml);
+    return message;
+}
+
 class SqliteStorageTest : public ::testing::Test {
   protected:
     StorageOptions options() const { return {.backend = "sqlite", .path = file_}; }
@@ -109,8 +122,16 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
         EXPECT_EQ(rows[i][2], "1");
     }
     EXPECT_EQ(raw.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
-              (std::vector<std::vector<std::string>>{
-                  {"accounts"}, {"key_value"}, {"schema_migrations"}, {"scram_credentials"}}));
+              (std::vector<std::vector<std::string>>{{"accounts"},
+                                                     {"blocklist"},
+                                                     {"key_value"},
+                                                     {"offline_messages"},
+                                                     {"roster_items"},
+                                                     {"roster_tombstones"},
+                                                     {"roster_versions"},
+                                                     {"schema_migrations"},
+                                                     {"scram_credentials"},
+                                                     {"sqlite_sequence"}}));  // AUTOINCREMENT's counters
 }
 
 TEST_F(SqliteStorageTest, ReopeningAppliesNothing) {
@@ -153,11 +174,96 @@ TEST_F(SqliteStorageTest, DeletingAnAccountCascadesToItsCredentialRows) {
     auto storage = open();
     ASSERT_TRUE(run(storage->accounts().createAccount(account("example.org", "juliet"))));
     ASSERT_TRUE(run(storage->keyValue().set("example.org", "juliet", "private", "k", "v")));
+    ASSERT_TRUE(run(storage->roster().putItem("example.org", "juliet", rosterItem("a@example.com"), 0)));
+    ASSERT_TRUE(run(storage->roster().putItem("example.org", "juliet", rosterItem("b@example.com"), 0)));
+    ASSERT_TRUE(run(storage->roster().removeItem("example.org", "juliet", "b@example.com")));
+    ASSERT_TRUE(run(storage->offline().push("example.org", "juliet", offlineMessage("<message/>"), 0)));
+    ASSERT_TRUE(run(storage->blockList().add("example.org", "juliet", {"c@example.com"}, 0)));
     ASSERT_TRUE(run(storage->accounts().deleteAccount("example.org", "juliet")));
     storage->close();
     RawDatabase raw(file_);
-    EXPECT_TRUE(raw.rows("SELECT * FROM scram_credentials").empty());
-    EXPECT_TRUE(raw.rows("SELECT * FROM key_value").empty());
+    for (const char* table : {"accounts", "scram_credentials", "key_value", "roster_items", "roster_versions",
+                              "roster_tombstones", "offline_messages", "blocklist"}) {
+        EXPECT_TRUE(raw.rows(std::string{"SELECT * FROM "} + table).empty()) << table;
+    }
+}
+
+TEST_F(SqliteStorageTest, ReopeningKeepsRostersOfflineMessagesAndBlockLists) {
+    RosterItem romeo = rosterItem("romeo@example.net");
+    romeo.name = "Rom\xc3\xa9o";
+    romeo.groups = {"Friends", "", "two\nlines"};
+    romeo.subscription = Subscription::From;
+    romeo.pendingIn = true;
+    romeo.askOut = true;
+    romeo.preApproved = true;
+    romeo.listed = false;
+    romeo.pendingInStanza = "<presence type='subscribe'/>";
+    std::uint64_t firstId = 0;
+    {
+        auto storage = open();
+        ASSERT_TRUE(run(storage->roster().putItem("example.org", "juliet", romeo, 0)));
+        ASSERT_TRUE(
+            run(storage->roster().putItem("example.org", "juliet", rosterItem("nurse@example.org"), 0)));
+        ASSERT_TRUE(run(storage->roster().removeItem("example.org", "juliet", "nurse@example.org")));
+        auto id =
+            run(storage->offline().push("example.org", "juliet", offlineMessage("<message id='1'/>"), 0));
+        ASSERT_TRUE(id);
+        firstId = *id;
+        ASSERT_TRUE(
+            run(storage->offline().push("example.org", "juliet", offlineMessage("<message id='2'/>"), 0)));
+        ASSERT_TRUE(run(storage->offline().remove("example.org", "juliet", {firstId})));
+        ASSERT_TRUE(run(storage->blockList().add("example.org", "juliet", {"tybalt@example.com"}, 0)));
+        // No close(): the destructor closes.
+    }
+    auto storage = open();
+    auto roster = run(storage->roster().loadRoster("example.org", "juliet"));
+    ASSERT_TRUE(roster);
+    EXPECT_EQ(roster->version, 3u);
+    ASSERT_EQ(roster->items.size(), 1u);
+    const RosterItem& found = roster->items[0];
+    EXPECT_EQ(found.jid, romeo.jid);
+    EXPECT_EQ(found.name, romeo.name);
+    EXPECT_EQ(found.groups, romeo.groups);
+    EXPECT_EQ(found.subscription, Subscription::From);
+    EXPECT_TRUE(found.askOut && found.pendingIn && found.preApproved);
+    EXPECT_FALSE(found.listed);
+    EXPECT_EQ(found.pendingInStanza, romeo.pendingInStanza);
+    EXPECT_EQ(found.version, 1u);
+    EXPECT_EQ(roster->removed,
+              (std::vector<std::pair<std::string, std::uint64_t>>{{"nurse@example.org", 3}}));
+    // The next change continues from the stored version.
+    auto next = run(storage->roster().putItem("example.org", "juliet", rosterItem("nurse@example.org"), 0));
+    ASSERT_TRUE(next);
+    EXPECT_EQ(*next, 4u);
+
+    auto messages = run(storage->offline().list("example.org", "juliet", 0));
+    ASSERT_TRUE(messages);
+    ASSERT_EQ(messages->size(), 1u);
+    EXPECT_EQ((*messages)[0].xml, "<message id='2'/>");
+    // Ids are not reused across a restart either.
+    auto id = run(storage->offline().push("example.org", "juliet", offlineMessage("<message id='3'/>"), 0));
+    ASSERT_TRUE(id);
+    EXPECT_GT(*id, (*messages)[0].id);
+
+    auto blocked = run(storage->blockList().list("example.org", "juliet"));
+    ASSERT_TRUE(blocked);
+    EXPECT_EQ(*blocked, std::vector<std::string>{"tybalt@example.com"});
+}
+
+TEST_F(SqliteStorageTest, RosterColumnsAreInTheDocumentedFormat) {
+    // docs/storage.md and 0003_roster.sql: each group escaped and followed by a line feed; the
+    // subscription 0 none, 1 to, 2 from, 3 both; flags 0 or 1.
+    auto storage = open();
+    RosterItem item = rosterItem("romeo@example.net");
+    item.groups = {"a", "", "b\nc\\d"};
+    item.subscription = Subscription::Both;
+    item.preApproved = true;
+    ASSERT_TRUE(run(storage->roster().putItem("example.org", "juliet", item, 0)));
+    storage->close();
+    EXPECT_EQ(
+        RawDatabase(file_).rows("SELECT hex(groups), subscription, ask_out, pending_in, pre_approved, "
+                                "listed, version FROM roster_items"),
+        (std::vector<std::vector<std::string>>{{"610A0A625C6E635C5C640A", "3", "0", "0", "1", "1", "1"}}));
 }
 
 TEST_F(SqliteStorageTest, NoPasswordIsStored) {
@@ -288,6 +394,61 @@ TEST_F(SqliteStorageTest, FullDiskIsUnavailableAndLeavesNoHalfWrittenAccount) {
     auto found = run(storage->accounts().findAccount("example.org", "romeo"));
     ASSERT_TRUE(found);
     EXPECT_EQ(*found, std::nullopt);
+}
+
+TEST_F(SqliteStorageTest, FullDiskMakesWritesUnavailableAndChangesNothing) {
+    auto storage = open();
+    auto* sqlite = dynamic_cast<SqliteStorage*>(storage.get());
+    ASSERT_NE(sqlite, nullptr);
+    ASSERT_TRUE(run(storage->roster().putItem("example.org", "juliet", rosterItem("romeo@example.net"), 0)));
+    auto setMaxPageCount = [&](int pages) {
+        return run(sqlite->workerForTest().runOnWorker([db = &sqlite->databaseForTest(), pages] {
+            return db->execute("PRAGMA max_page_count = " + std::to_string(pages)) == SQLITE_OK
+                       ? Result<void, StorageError>{}
+                       : StorageError::Unavailable;
+        }));
+    };
+    ASSERT_TRUE(setMaxPageCount(1));  // no page beyond the current size
+
+    // An offline message that was not stored must not look stored: the sender would lose it.
+    auto pushed =
+        run(storage->offline().push("example.org", "juliet", offlineMessage(std::string(1 << 20, 'x')), 0));
+    ASSERT_FALSE(pushed);
+    EXPECT_EQ(pushed.error(), StorageError::Unavailable);
+    auto counted = run(storage->offline().count("example.org", "juliet"));
+    ASSERT_TRUE(counted);
+    EXPECT_EQ(*counted, 0u);
+
+    // The version bump and the item go together, or not at all.
+    RosterItem big = rosterItem("nurse@example.org");
+    big.pendingInStanza = std::string(1 << 20, 'p');
+    auto put = run(storage->roster().putItem("example.org", "juliet", big, 0));
+    ASSERT_FALSE(put);
+    EXPECT_EQ(put.error(), StorageError::Unavailable);
+    auto roster = run(storage->roster().loadRoster("example.org", "juliet"));
+    ASSERT_TRUE(roster);
+    EXPECT_EQ(roster->version, 1u);
+    EXPECT_EQ(roster->items.size(), 1u);
+
+    std::vector<std::string> many;
+    for (int i = 0; i < 20000; ++i) {
+        many.push_back("blocked" + std::to_string(i) + "@example.com");
+    }
+    auto added = run(storage->blockList().add("example.org", "juliet", many, 0));
+    ASSERT_FALSE(added);
+    EXPECT_EQ(added.error(), StorageError::Unavailable);
+    auto blocked = run(storage->blockList().list("example.org", "juliet"));
+    ASSERT_TRUE(blocked);
+    EXPECT_TRUE(blocked->empty());
+
+    // Once there is room again, the same connection works.
+    ASSERT_TRUE(setMaxPageCount(1 << 30));
+    pushed =
+        run(storage->offline().push("example.org", "juliet", offlineMessage(std::string(1 << 20, 'x')), 0));
+    ASSERT_TRUE(pushed) << toString(pushed.error());
+    counted = run(storage->offline().count("example.org", "juliet"));
+    ASSERT_TRUE(counted);
+    EXPECT_EQ(*counted, 1u);
 }
 
 asio::awaitable<Result<void, StorageError>> setValue(Storage* storage, int index) {

@@ -7,11 +7,14 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "parley/storage/storage.h"
+#include "roster_tombstones.h"
 #include "test_support.h"
 
 namespace parley::storage::test {
@@ -37,6 +40,60 @@ Account account(std::string host, std::string username, std::int64_t createdAt =
     result.createdAt = createdAt;
     result.credentials = {credential(HashAlgorithm::Sha1, "a"), credential(HashAlgorithm::Sha256, "b")};
     return result;
+}
+
+RosterItem rosterItem(std::string jid, std::string name = {}, std::vector<std::string> groups = {}) {
+    RosterItem item;
+    item.jid = std::move(jid);
+    item.name = std::move(name);
+    item.groups = std::move(groups);
+    return item;
+}
+
+// Every field of an item, so that a comparison shows what differs.
+std::string dump(const RosterItem& item) {
+    std::string text = "jid=" + item.jid + " name=" + item.name + " groups=[";
+    for (const auto& group : item.groups) {
+        text += "\"" + group + "\"";
+    }
+    text += "] subscription=" + std::string{toString(item.subscription)};
+    text += " askOut=" + std::to_string(item.askOut) + " pendingIn=" + std::to_string(item.pendingIn);
+    text += " preApproved=" + std::to_string(item.preApproved) + " listed=" + std::to_string(item.listed);
+    text += " pendingInStanza=" + item.pendingInStanza + " version=" + std::to_string(item.version);
+    return text;
+}
+
+std::vector<std::string> dump(const std::vector<RosterItem>& items) {
+    std::vector<std::string> dumped;
+    for (const auto& item : items) {
+        dumped.push_back(dump(item));
+    }
+    return dumped;
+}
+
+std::vector<std::string> jidsOf(const Roster& roster) {
+    std::vector<std::string> jids;
+    for (const auto& item : roster.items) {
+        jids.push_back(item.jid);
+    }
+    return jids;
+}
+
+using Removed = std::vector<std::pair<std::string, std::uint64_t>>;
+
+OfflineMessage offlineMessage(std::string xml, std::int64_t storedAt = 1700000000000) {
+    OfflineMessage message;
+    message.storedAt = storedAt;
+    message.xml = std::move(xml);
+    return message;
+}
+
+std::vector<std::string> xmlOf(const std::vector<OfflineMessage>& messages) {
+    std::vector<std::string> xml;
+    for (const auto& message : messages) {
+        xml.push_back(message.xml);
+    }
+    return xml;
 }
 
 template <class Backend>
@@ -73,6 +130,68 @@ class StorageConformance : public ::testing::Test {
         auto got = run(values().get(std::move(host), std::move(username), std::move(store), std::move(key)));
         EXPECT_TRUE(got) << toString(got.error());
         return got ? *got : std::nullopt;
+    }
+
+    RosterStore& rosters() { return storage_->roster(); }
+    OfflineStore& offline() { return storage_->offline(); }
+    BlockListStore& blocks() { return storage_->blockList(); }
+
+    Roster load(std::string host, std::string username) {
+        auto roster = run(rosters().loadRoster(std::move(host), std::move(username)));
+        EXPECT_TRUE(roster) << toString(roster.error());
+        return roster ? *roster : Roster{};
+    }
+    std::optional<RosterItem> findItem(std::string host, std::string username, std::string jid) {
+        auto found = run(rosters().findItem(std::move(host), std::move(username), std::move(jid)));
+        EXPECT_TRUE(found) << toString(found.error());
+        return found ? *found : std::nullopt;
+    }
+    std::uint64_t put(std::string host, std::string username, RosterItem item, std::size_t maxItems = 0) {
+        auto version =
+            run(rosters().putItem(std::move(host), std::move(username), std::move(item), maxItems));
+        EXPECT_TRUE(version) << toString(version.error());
+        return version ? *version : 0;
+    }
+    std::uint64_t removeItem(std::string host, std::string username, std::string jid) {
+        auto version = run(rosters().removeItem(std::move(host), std::move(username), std::move(jid)));
+        EXPECT_TRUE(version) << toString(version.error());
+        return version ? *version : 0;
+    }
+
+    std::uint64_t push(std::string host, std::string username, OfflineMessage message,
+                       std::size_t maxPerUser = 0) {
+        auto id = run(offline().push(std::move(host), std::move(username), std::move(message), maxPerUser));
+        EXPECT_TRUE(id) << toString(id.error());
+        return id ? *id : 0;
+    }
+    std::vector<OfflineMessage> messages(std::string host, std::string username, std::size_t limit = 0) {
+        auto listed = run(offline().list(std::move(host), std::move(username), limit));
+        EXPECT_TRUE(listed) << toString(listed.error());
+        return listed ? *listed : std::vector<OfflineMessage>{};
+    }
+    std::size_t countMessages(std::string host, std::string username) {
+        auto counted = run(offline().count(std::move(host), std::move(username)));
+        EXPECT_TRUE(counted) << toString(counted.error());
+        return counted ? *counted : 0;
+    }
+    void removeMessages(std::string host, std::string username, std::vector<std::uint64_t> ids) {
+        auto removed = run(offline().remove(std::move(host), std::move(username), std::move(ids)));
+        ASSERT_TRUE(removed) << toString(removed.error());
+    }
+
+    std::vector<std::string> blocked(std::string host, std::string username) {
+        auto listed = run(blocks().list(std::move(host), std::move(username)));
+        EXPECT_TRUE(listed) << toString(listed.error());
+        return listed ? *listed : std::vector<std::string>{};
+    }
+    void block(std::string host, std::string username, std::vector<std::string> jids,
+               std::size_t maxItems = 0) {
+        auto added = run(blocks().add(std::move(host), std::move(username), std::move(jids), maxItems));
+        ASSERT_TRUE(added) << toString(added.error());
+    }
+    void unblock(std::string host, std::string username, std::vector<std::string> jids) {
+        auto removed = run(blocks().remove(std::move(host), std::move(username), std::move(jids)));
+        ASSERT_TRUE(removed) << toString(removed.error());
     }
 
     Backend backend_;
@@ -303,6 +422,449 @@ TYPED_TEST_P(StorageConformance, ValueBytesRoundTripExactly) {
     EXPECT_EQ(this->get("example.org", "juliet", "s", "large"), large);
 }
 
+// RosterStore
+
+TYPED_TEST_P(StorageConformance, RosterOfUnknownUserIsEmptyAtVersionZero) {
+    const Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 0u);
+    EXPECT_TRUE(roster.items.empty());
+    EXPECT_TRUE(roster.removed.empty());
+    EXPECT_EQ(roster.removedSince, 0u);
+    EXPECT_EQ(this->findItem("example.org", "juliet", "romeo@example.net"), std::nullopt);
+    // Removing from a roster that does not exist changes nothing and creates nothing.
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "romeo@example.net"), 0u);
+    EXPECT_EQ(this->load("example.org", "juliet").version, 0u);
+    EXPECT_TRUE(this->load("example.org", "juliet").removed.empty());
+}
+
+TYPED_TEST_P(StorageConformance, PutItemBumpsTheVersionByOneFromOne) {
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("romeo@example.net", "Romeo")), 1u);
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("nurse@example.org")), 2u);
+    // Replacing an item is a change too; the version given with the item is ignored.
+    RosterItem replaced = rosterItem("romeo@example.net", "Romeo Montague", {"Friends"});
+    replaced.version = 999;
+    EXPECT_EQ(this->put("example.org", "juliet", replaced), 3u);
+
+    auto found = this->findItem("example.org", "juliet", "romeo@example.net");
+    ASSERT_TRUE(found.has_value());
+    replaced.version = 3;
+    EXPECT_EQ(dump(*found), dump(replaced));
+
+    const Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 3u);
+    ASSERT_EQ(roster.items.size(), 2u);
+    EXPECT_EQ(roster.items[0].jid, "nurse@example.org");
+    EXPECT_EQ(roster.items[0].version, 2u);
+    EXPECT_EQ(dump(roster.items[1]), dump(replaced));
+    EXPECT_TRUE(roster.removed.empty());
+}
+
+TYPED_TEST_P(StorageConformance, RosterItemsAreSortedByJid) {
+    for (const char* jid : {"romeo@example.net", "Zed@example.com", "benvolio@example.net", "2b@example.com",
+                            "\xc3\xa9loise@example.fr", "example.com", "romeo@example.net/balcony"}) {
+        this->put("example.org", "juliet", rosterItem(jid));
+    }
+    // Byte order, as std::string compares.
+    const std::vector<std::string> expected = {
+        "2b@example.com",    "Zed@example.com",           "benvolio@example.net",    "example.com",
+        "romeo@example.net", "romeo@example.net/balcony", "\xc3\xa9loise@example.fr"};
+    EXPECT_EQ(jidsOf(this->load("example.org", "juliet")), expected);
+}
+
+TYPED_TEST_P(StorageConformance, RosterItemFieldsRoundTripExactly) {
+    RosterItem full = rosterItem("romeo@example.net", "Rom\xc3\xa9o \xe2\x9d\xa4 \xf0\x9f\x8c\xb9",
+                                 {"Friends", "\xe5\xae\xb6\xe6\x97\x8f", "", "with\nline feed",
+                                  "back\\slash\\n", "trailing\\", "Friends"});
+    full.subscription = Subscription::Both;
+    full.askOut = true;
+    full.pendingIn = true;
+    full.preApproved = true;
+    full.listed = true;
+    full.pendingInStanza =
+        "<presence from='romeo@example.net/orchard' to='juliet@example.org' type='subscribe'>"
+        "<status>\xc3\xa9\xe2\x82\xac &amp; \"quotes\"\n</status></presence>";
+
+    RosterItem bare = rosterItem("nurse@example.org");  // no name, no group, nothing pending
+    bare.listed = false;
+
+    RosterItem onlyEmptyGroup = rosterItem("tybalt@example.com", "", {""});
+    onlyEmptyGroup.subscription = Subscription::To;
+    onlyEmptyGroup.preApproved = true;
+
+    RosterItem from = rosterItem("mercutio@example.com", "Mercutio", {"a", "b"});
+    from.subscription = Subscription::From;
+    from.pendingIn = true;
+    from.pendingInStanza = "<presence type='subscribe'/>";
+
+    full.version = this->put("example.org", "juliet", full);
+    bare.version = this->put("example.org", "juliet", bare);
+    onlyEmptyGroup.version = this->put("example.org", "juliet", onlyEmptyGroup);
+    from.version = this->put("example.org", "juliet", from);
+
+    for (const auto* item : {&full, &bare, &onlyEmptyGroup, &from}) {
+        auto found = this->findItem("example.org", "juliet", item->jid);
+        ASSERT_TRUE(found.has_value()) << item->jid;
+        EXPECT_EQ(dump(*found), dump(*item));
+        EXPECT_EQ(found->groups, item->groups);  // order, duplicates and empty names kept
+    }
+    EXPECT_EQ(dump(this->load("example.org", "juliet").items),
+              (std::vector<std::string>{dump(from), dump(bare), dump(full), dump(onlyEmptyGroup)}));
+}
+
+TYPED_TEST_P(StorageConformance, PutNewItemBeyondMaxItemsIsQuotaExceededAndChangesNothing) {
+    this->put("example.org", "juliet", rosterItem("a@example.com"), 2);
+    RosterItem unlisted = rosterItem("b@example.com");
+    unlisted.listed = false;  // a pending request counts like any item
+    unlisted.pendingIn = true;
+    this->put("example.org", "juliet", unlisted, 2);
+
+    auto refused =
+        this->run(this->rosters().putItem("example.org", "juliet", rosterItem("c@example.com"), 2));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), StorageError::QuotaExceeded);
+    Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 2u);
+    EXPECT_EQ(jidsOf(roster), (std::vector<std::string>{"a@example.com", "b@example.com"}));
+
+    // Replacing an existing item is always allowed, even past the limit.
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("b@example.com", "B"), 2), 3u);
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("a@example.com", "A"), 1), 4u);
+    // 0 is no limit.
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("c@example.com"), 0), 5u);
+    // Once an item is removed, there is room again.
+    this->removeItem("example.org", "juliet", "c@example.com");
+    this->removeItem("example.org", "juliet", "b@example.com");
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("d@example.com"), 2), 8u);
+    EXPECT_EQ(jidsOf(this->load("example.org", "juliet")),
+              (std::vector<std::string>{"a@example.com", "d@example.com"}));
+}
+
+TYPED_TEST_P(StorageConformance, RemoveItemBumpsTheVersionAndLeavesATombstone) {
+    this->put("example.org", "juliet", rosterItem("a@example.com"));
+    this->put("example.org", "juliet", rosterItem("b@example.com"));
+    this->put("example.org", "juliet", rosterItem("c@example.com"));
+
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "c@example.com"), 4u);
+    EXPECT_EQ(this->findItem("example.org", "juliet", "c@example.com"), std::nullopt);
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "a@example.com"), 5u);
+
+    Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 5u);
+    EXPECT_EQ(jidsOf(roster), std::vector<std::string>{"b@example.com"});
+    // Sorted by version, not by jid.
+    EXPECT_EQ(roster.removed, (Removed{{"c@example.com", 4}, {"a@example.com", 5}}));
+    EXPECT_EQ(roster.removedSince, 0u);
+}
+
+TYPED_TEST_P(StorageConformance, RemoveAbsentItemReturnsTheCurrentVersionAndChangesNothing) {
+    this->put("example.org", "juliet", rosterItem("a@example.com"));
+    this->put("example.org", "juliet", rosterItem("b@example.com"));
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "b@example.com"), 3u);
+
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "nobody@example.com"), 3u);
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "b@example.com"), 3u);  // already removed
+    Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 3u);
+    EXPECT_EQ(jidsOf(roster), std::vector<std::string>{"a@example.com"});
+    EXPECT_EQ(roster.removed, (Removed{{"b@example.com", 3}}));
+    // The next change is the next version: nothing was skipped.
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("c@example.com")), 4u);
+}
+
+TYPED_TEST_P(StorageConformance, ReaddingARemovedItemDeletesItsTombstone) {
+    this->put("example.org", "juliet", rosterItem("a@example.com"));
+    this->put("example.org", "juliet", rosterItem("b@example.com"));
+    this->removeItem("example.org", "juliet", "a@example.com");
+    this->removeItem("example.org", "juliet", "b@example.com");
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("a@example.com", "again")), 5u);
+
+    Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 5u);
+    ASSERT_EQ(roster.items.size(), 1u);
+    EXPECT_EQ(roster.items[0].name, "again");
+    EXPECT_EQ(roster.items[0].version, 5u);
+    EXPECT_EQ(roster.removed, (Removed{{"b@example.com", 4}}));
+
+    // Removed again: one tombstone, with the new version.
+    EXPECT_EQ(this->removeItem("example.org", "juliet", "a@example.com"), 6u);
+    EXPECT_EQ(this->load("example.org", "juliet").removed,
+              (Removed{{"b@example.com", 4}, {"a@example.com", 6}}));
+}
+
+TYPED_TEST_P(StorageConformance, OldTombstonesArePrunedAndRemovedSinceRisesPastThem) {
+    const std::size_t extra = 5;
+    const std::size_t total = kMaxRosterTombstones + extra;
+    auto jid = [](std::size_t i) { return "contact" + std::to_string(1000 + i) + "@example.com"; };
+    for (std::size_t i = 0; i < total; ++i) {
+        ASSERT_EQ(this->put("example.org", "juliet", rosterItem(jid(i))), i + 1);
+    }
+    // Removed in reverse jid order, so that version order is not jid order.
+    for (std::size_t i = 0; i < kMaxRosterTombstones; ++i) {
+        ASSERT_EQ(this->removeItem("example.org", "juliet", jid(total - 1 - i)), total + i + 1);
+    }
+    Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.removed.size(), kMaxRosterTombstones);
+    EXPECT_EQ(roster.removedSince, 0u);  // nothing pruned yet
+
+    for (std::size_t i = kMaxRosterTombstones; i < total; ++i) {
+        ASSERT_EQ(this->removeItem("example.org", "juliet", jid(total - 1 - i)), total + i + 1);
+    }
+    roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, 2 * total);
+    EXPECT_TRUE(roster.items.empty());
+    ASSERT_EQ(roster.removed.size(), kMaxRosterTombstones);
+    // The oldest `extra` removals (versions total+1 .. total+extra) are gone; the latest are kept.
+    const std::uint64_t firstKept = total + extra + 1;
+    EXPECT_EQ(roster.removed.front(), std::make_pair(jid(total - 1 - extra), firstKept));
+    EXPECT_EQ(roster.removed.back(), std::make_pair(jid(0), std::uint64_t{2 * total}));
+    for (std::size_t i = 1; i < roster.removed.size(); ++i) {
+        EXPECT_EQ(roster.removed[i].second, roster.removed[i - 1].second + 1);
+    }
+    // Honest: every removal at or after removedSince is listed, so a client at least that recent can
+    // be sent only what changed; an older one needs the whole roster.
+    EXPECT_EQ(roster.removedSince, firstKept);
+    EXPECT_LE(roster.removedSince, roster.removed.front().second);
+    EXPECT_GT(roster.removedSince, total + extra);  // the newest pruned removal
+
+    // Re-adding a jid whose tombstone was pruned is an ordinary change.
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem(jid(total - 1))), 2 * total + 1);
+    roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.removed.size(), kMaxRosterTombstones);
+    EXPECT_EQ(roster.removedSince, firstKept);
+}
+
+TYPED_TEST_P(StorageConformance, RostersAreIsolatedByHostAndUser) {
+    this->put("example.org", "juliet", rosterItem("romeo@example.net", "org juliet's"));
+    this->put("example.org", "juliet", rosterItem("nurse@example.org"));
+    this->put("example.net", "juliet", rosterItem("romeo@example.net", "net juliet's"));
+    this->put("example.org", "romeo", rosterItem("juliet@example.org"));
+    this->removeItem("example.org", "juliet", "nurse@example.org");
+
+    Roster orgJuliet = this->load("example.org", "juliet");
+    EXPECT_EQ(orgJuliet.version, 3u);
+    EXPECT_EQ(jidsOf(orgJuliet), std::vector<std::string>{"romeo@example.net"});
+    EXPECT_EQ(orgJuliet.items[0].name, "org juliet's");
+    Roster netJuliet = this->load("example.net", "juliet");
+    EXPECT_EQ(netJuliet.version, 1u);  // versions are per roster
+    EXPECT_EQ(netJuliet.items[0].name, "net juliet's");
+    EXPECT_TRUE(netJuliet.removed.empty());
+    EXPECT_EQ(jidsOf(this->load("example.org", "romeo")), std::vector<std::string>{"juliet@example.org"});
+    EXPECT_EQ(this->findItem("example.org", "romeo", "romeo@example.net"), std::nullopt);
+    EXPECT_EQ(this->findItem("example.com", "juliet", "romeo@example.net"), std::nullopt);
+
+    // Removing in one roster leaves the same jid in another; quotas count one roster only.
+    EXPECT_EQ(this->removeItem("example.net", "juliet", "romeo@example.net"), 2u);
+    EXPECT_TRUE(this->findItem("example.org", "juliet", "romeo@example.net").has_value());
+    EXPECT_EQ(this->put("example.org", "romeo", rosterItem("benvolio@example.net"), 2), 2u);
+}
+
+// OfflineStore
+
+TYPED_TEST_P(StorageConformance, OfflineMessagesGetIncreasingIdsAndComeBackOldestFirst) {
+    EXPECT_TRUE(this->messages("example.org", "juliet").empty());
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 0u);
+
+    std::vector<OfflineMessage> pushed = {
+        offlineMessage("<message id='1'><body>first</body></message>", 1700000000001),
+        offlineMessage("<message id='2'><body>\xc3\xa9t\xc3\xa9 \xf0\x9f\x8c\xb9</body></message>",
+                       1700000000000),
+        offlineMessage("<message id='3'/>", -5),  // stored_at is whatever the caller says
+        offlineMessage(std::string(100000, 'x'), 0)};
+    std::uint64_t previous = 0;
+    for (auto& message : pushed) {
+        message.id = 424242;  // ignored: the store assigns it
+        message.id = this->push("example.org", "juliet", message);
+        EXPECT_GT(message.id, previous);
+        previous = message.id;
+    }
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 4u);
+
+    const auto listed = this->messages("example.org", "juliet");
+    ASSERT_EQ(listed.size(), pushed.size());
+    for (std::size_t i = 0; i < listed.size(); ++i) {
+        EXPECT_EQ(listed[i].id, pushed[i].id);
+        EXPECT_EQ(listed[i].storedAt, pushed[i].storedAt);
+        EXPECT_EQ(listed[i].xml, pushed[i].xml);
+    }
+    // Listing removes nothing.
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 4u);
+}
+
+TYPED_TEST_P(StorageConformance, OfflineListHonoursTheLimit) {
+    for (int i = 0; i < 5; ++i) {
+        this->push("example.org", "juliet", offlineMessage("m" + std::to_string(i)));
+    }
+    EXPECT_EQ(xmlOf(this->messages("example.org", "juliet", 2)), (std::vector<std::string>{"m0", "m1"}));
+    EXPECT_EQ(xmlOf(this->messages("example.org", "juliet", 1)), (std::vector<std::string>{"m0"}));
+    EXPECT_EQ(this->messages("example.org", "juliet", 5).size(), 5u);
+    EXPECT_EQ(this->messages("example.org", "juliet", 100).size(), 5u);
+    EXPECT_EQ(this->messages("example.org", "juliet", 0).size(), 5u);  // 0: all
+}
+
+TYPED_TEST_P(StorageConformance, OfflinePushBeyondMaxPerUserIsQuotaExceeded) {
+    this->push("example.org", "juliet", offlineMessage("m0"), 2);
+    const std::uint64_t second = this->push("example.org", "juliet", offlineMessage("m1"), 2);
+    auto refused = this->run(this->offline().push("example.org", "juliet", offlineMessage("m2"), 2));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), StorageError::QuotaExceeded);
+    refused = this->run(this->offline().push("example.org", "juliet", offlineMessage("m2"), 1));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), StorageError::QuotaExceeded);
+    EXPECT_EQ(xmlOf(this->messages("example.org", "juliet")), (std::vector<std::string>{"m0", "m1"}));
+
+    // Another user's quota is their own; 0 is no limit; removing makes room.
+    this->push("example.org", "romeo", offlineMessage("r0"), 1);
+    this->push("example.org", "juliet", offlineMessage("m2"), 0);
+    this->removeMessages("example.org", "juliet", {second});
+    auto room = this->run(this->offline().push("example.org", "juliet", offlineMessage("m3"), 2));
+    ASSERT_FALSE(room);  // still 2 of 2
+    this->removeMessages("example.org", "juliet", {this->messages("example.org", "juliet", 1).front().id});
+    this->push("example.org", "juliet", offlineMessage("m3"), 2);
+    EXPECT_EQ(xmlOf(this->messages("example.org", "juliet")), (std::vector<std::string>{"m2", "m3"}));
+}
+
+TYPED_TEST_P(StorageConformance, OfflineRemoveIgnoresAbsentIds) {
+    const std::uint64_t a = this->push("example.org", "juliet", offlineMessage("a"));
+    const std::uint64_t b = this->push("example.org", "juliet", offlineMessage("b"));
+    const std::uint64_t c = this->push("example.org", "juliet", offlineMessage("c"));
+    this->removeMessages("example.org", "juliet", {});
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 3u);
+    this->removeMessages("example.org", "juliet", {c + 1000, b, b, 0, UINT64_MAX});
+    EXPECT_EQ(xmlOf(this->messages("example.org", "juliet")), (std::vector<std::string>{"a", "c"}));
+    this->removeMessages("example.org", "juliet", {a, c});
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 0u);
+    this->removeMessages("example.org", "nobody", {a});  // a user without messages
+}
+
+TYPED_TEST_P(StorageConformance, OfflineIdsKeepIncreasingAfterRemoval) {
+    const std::uint64_t first = this->push("example.org", "juliet", offlineMessage("a"));
+    this->removeMessages("example.org", "juliet", {first});
+    // A session still holding the old id must never remove the newer message with it.
+    const std::uint64_t second = this->push("example.org", "juliet", offlineMessage("b"));
+    EXPECT_GT(second, first);
+}
+
+TYPED_TEST_P(StorageConformance, OfflineMessagesAreIsolatedByHostAndUser) {
+    const std::uint64_t orgJuliet = this->push("example.org", "juliet", offlineMessage("org juliet"));
+    const std::uint64_t netJuliet = this->push("example.net", "juliet", offlineMessage("net juliet"));
+    const std::uint64_t orgRomeo = this->push("example.org", "romeo", offlineMessage("org romeo"));
+    EXPECT_EQ(xmlOf(this->messages("example.org", "juliet")), std::vector<std::string>{"org juliet"});
+    EXPECT_EQ(xmlOf(this->messages("example.net", "juliet")), std::vector<std::string>{"net juliet"});
+    EXPECT_EQ(this->countMessages("example.org", "romeo"), 1u);
+    EXPECT_EQ(this->countMessages("example.com", "juliet"), 0u);
+
+    // One user cannot remove another's messages, even by their ids.
+    this->removeMessages("example.org", "juliet", {netJuliet, orgRomeo});
+    EXPECT_EQ(this->countMessages("example.net", "juliet"), 1u);
+    EXPECT_EQ(this->countMessages("example.org", "romeo"), 1u);
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 1u);
+    this->removeMessages("example.org", "juliet", {orgJuliet});
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 0u);
+    EXPECT_EQ(this->countMessages("example.net", "juliet"), 1u);
+}
+
+// BlockListStore
+
+TYPED_TEST_P(StorageConformance, BlockListIsSortedAndIgnoresDuplicates) {
+    EXPECT_TRUE(this->blocked("example.org", "juliet").empty());
+    this->block("example.org", "juliet",
+                {"tybalt@example.com", "example.net", "romeo@example.net/orchard", "tybalt@example.com"});
+    this->block("example.org", "juliet", {"tybalt@example.com", "2b@example.com", "\xc3\xa9@example.fr"});
+    this->block("example.org", "juliet", {});
+    const std::vector<std::string> expected = {"2b@example.com", "example.net", "romeo@example.net/orchard",
+                                               "tybalt@example.com", "\xc3\xa9@example.fr"};
+    EXPECT_EQ(this->blocked("example.org", "juliet"), expected);
+}
+
+TYPED_TEST_P(StorageConformance, BlockBeyondMaxItemsIsQuotaExceededAndAddsNothing) {
+    this->block("example.org", "juliet", {"a@example.com", "b@example.com"}, 3);
+    // Already blocked JIDs do not count twice: a, b, c is 3.
+    this->block("example.org", "juliet", {"b@example.com", "c@example.com", "c@example.com"}, 3);
+    auto refused =
+        this->run(this->blocks().add("example.org", "juliet", {"a@example.com", "d@example.com"}, 3));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), StorageError::QuotaExceeded);
+    // Only already blocked JIDs: nothing new, so no limit is passed.
+    this->block("example.org", "juliet", {"a@example.com", "c@example.com"}, 3);
+    EXPECT_EQ(this->blocked("example.org", "juliet"),
+              (std::vector<std::string>{"a@example.com", "b@example.com", "c@example.com"}));
+
+    // All or nothing: the first JIDs of a refused list are not added either.
+    refused = this->run(
+        this->blocks().add("example.org", "romeo", {"x@example.com", "y@example.com", "z@example.com"}, 2));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), StorageError::QuotaExceeded);
+    EXPECT_TRUE(this->blocked("example.org", "romeo").empty());
+    this->block("example.org", "romeo", {"x@example.com", "y@example.com", "z@example.com"},
+                0);  // 0: no limit
+    EXPECT_EQ(this->blocked("example.org", "romeo").size(), 3u);
+}
+
+TYPED_TEST_P(StorageConformance, UnblockRemovesTheGivenJidsOrAllOfThem) {
+    this->block("example.org", "juliet",
+                {"a@example.com", "b@example.com", "c@example.com", "d@example.com"});
+    this->block("example.org", "romeo", {"a@example.com"});
+    this->unblock("example.org", "juliet", {"b@example.com", "absent@example.com", "d@example.com"});
+    EXPECT_EQ(this->blocked("example.org", "juliet"),
+              (std::vector<std::string>{"a@example.com", "c@example.com"}));
+    this->unblock("example.org", "juliet", {});  // XEP-0191 §3.4: unblock all
+    EXPECT_TRUE(this->blocked("example.org", "juliet").empty());
+    this->unblock("example.org", "juliet", {});  // already empty
+    EXPECT_EQ(this->blocked("example.org", "romeo"), std::vector<std::string>{"a@example.com"});
+}
+
+TYPED_TEST_P(StorageConformance, BlockListsAreIsolatedByHostAndUser) {
+    this->block("example.org", "juliet", {"org-juliet@example.com"}, 1);
+    this->block("example.net", "juliet", {"net-juliet@example.com"}, 1);  // quotas are per user
+    this->block("example.org", "romeo", {"org-romeo@example.com"}, 1);
+    EXPECT_EQ(this->blocked("example.org", "juliet"), std::vector<std::string>{"org-juliet@example.com"});
+    EXPECT_EQ(this->blocked("example.net", "juliet"), std::vector<std::string>{"net-juliet@example.com"});
+    EXPECT_EQ(this->blocked("example.org", "romeo"), std::vector<std::string>{"org-romeo@example.com"});
+    this->unblock("example.org", "juliet", {});
+    EXPECT_EQ(this->blocked("example.net", "juliet").size(), 1u);
+    EXPECT_EQ(this->blocked("example.org", "romeo").size(), 1u);
+}
+
+// Deleting an account takes the user's roster, offline messages and block list with it.
+
+TYPED_TEST_P(StorageConformance, DeleteAccountRemovesTheRosterOfflineMessagesAndBlockList) {
+    this->create(account("example.org", "juliet"));
+    this->create(account("example.org", "romeo"));
+    this->create(account("example.net", "juliet"));
+    for (const auto& [host, username] : std::vector<std::pair<std::string, std::string>>{
+             {"example.org", "juliet"}, {"example.org", "romeo"}, {"example.net", "juliet"}}) {
+        this->put(host, username, rosterItem("a@example.com"));
+        this->put(host, username, rosterItem("b@example.com"));
+        this->removeItem(host, username, "b@example.com");
+        this->push(host, username, offlineMessage("<message/>"));
+        this->block(host, username, {"c@example.com"});
+    }
+
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet")));
+    const Roster gone = this->load("example.org", "juliet");
+    EXPECT_EQ(gone.version, 0u);
+    EXPECT_TRUE(gone.items.empty());
+    EXPECT_TRUE(gone.removed.empty());
+    EXPECT_EQ(gone.removedSince, 0u);
+    EXPECT_EQ(this->countMessages("example.org", "juliet"), 0u);
+    EXPECT_TRUE(this->blocked("example.org", "juliet").empty());
+
+    for (const auto& [host, username] : std::vector<std::pair<std::string, std::string>>{
+             {"example.org", "romeo"}, {"example.net", "juliet"}}) {
+        const Roster kept = this->load(host, username);
+        EXPECT_EQ(kept.version, 3u);
+        EXPECT_EQ(jidsOf(kept), std::vector<std::string>{"a@example.com"});
+        EXPECT_EQ(kept.removed, (Removed{{"b@example.com", 3}}));
+        EXPECT_EQ(this->countMessages(host, username), 1u);
+        EXPECT_EQ(this->blocked(host, username), std::vector<std::string>{"c@example.com"});
+    }
+
+    // Re-registering the name starts from an empty roster at version 1.
+    this->create(account("example.org", "juliet"));
+    EXPECT_EQ(this->put("example.org", "juliet", rosterItem("z@example.com")), 1u);
+    EXPECT_TRUE(this->load("example.org", "juliet").removed.empty());
+}
+
 // Concurrency and lifetime
 
 asio::awaitable<bool> createAndReadBack(Storage* storage, std::string username) {
@@ -337,6 +899,51 @@ TYPED_TEST_P(StorageConformance, ConcurrentCallsFromSeveralThreadsAllSucceed) {
     EXPECT_EQ(this->list("example.org"), names);  // "user100".."user139" are already sorted
 }
 
+asio::awaitable<bool> pushAndBumpRoster(Storage* storage, int index) {
+    auto id =
+        co_await storage->offline().push("example.org", "juliet", offlineMessage(std::to_string(index)), 0);
+    RosterItem item;
+    item.jid = "contact" + std::to_string(index) + "@example.com";
+    auto version = co_await storage->roster().putItem("example.org", "juliet", std::move(item), 0);
+    co_return id.has_value() && version.has_value();
+}
+
+TYPED_TEST_P(StorageConformance, ConcurrentWritersGetDistinctIdsAndVersions) {
+    constexpr int kCalls = 40;
+    std::atomic<int> succeeded = 0;
+    for (int i = 0; i < kCalls; ++i) {
+        asio::co_spawn(this->io_, pushAndBumpRoster(this->storage_.get(), i),
+                       [&succeeded](std::exception_ptr error, bool ok) {
+                           if (!error && ok) {
+                               ++succeeded;
+                           }
+                       });
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i) {
+        threads.emplace_back([this] { this->io_.run(); });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    EXPECT_EQ(succeeded.load(), kCalls);
+
+    const auto listed = this->messages("example.org", "juliet");
+    ASSERT_EQ(listed.size(), static_cast<std::size_t>(kCalls));
+    for (std::size_t i = 1; i < listed.size(); ++i) {
+        EXPECT_LT(listed[i - 1].id, listed[i].id);
+    }
+    const Roster roster = this->load("example.org", "juliet");
+    EXPECT_EQ(roster.version, static_cast<std::uint64_t>(kCalls));
+    std::set<std::uint64_t> versions;
+    for (const auto& item : roster.items) {
+        versions.insert(item.version);
+    }
+    EXPECT_EQ(versions.size(), static_cast<std::size_t>(kCalls));  // one version per change
+    EXPECT_EQ(*versions.begin(), 1u);
+    EXPECT_EQ(*versions.rbegin(), static_cast<std::uint64_t>(kCalls));
+}
+
 TYPED_TEST_P(StorageConformance, CallsAfterCloseAreUnavailable) {
     this->create(account("example.org", "juliet"));
     this->storage_->close();
@@ -352,6 +959,19 @@ TYPED_TEST_P(StorageConformance, CallsAfterCloseAreUnavailable) {
     expectUnavailable(this->run(this->values().get("example.org", "juliet", "s", "k")));
     expectUnavailable(this->run(this->values().set("example.org", "juliet", "s", "k", "v")));
     expectUnavailable(this->run(this->values().remove("example.org", "juliet", "s", "k")));
+    expectUnavailable(this->run(this->rosters().loadRoster("example.org", "juliet")));
+    expectUnavailable(this->run(this->rosters().findItem("example.org", "juliet", "romeo@example.net")));
+    expectUnavailable(
+        this->run(this->rosters().putItem("example.org", "juliet", rosterItem("a@example.com"), 0)));
+    expectUnavailable(this->run(this->rosters().removeItem("example.org", "juliet", "a@example.com")));
+    expectUnavailable(
+        this->run(this->offline().push("example.org", "juliet", offlineMessage("<message/>"), 0)));
+    expectUnavailable(this->run(this->offline().list("example.org", "juliet", 0)));
+    expectUnavailable(this->run(this->offline().remove("example.org", "juliet", {1})));
+    expectUnavailable(this->run(this->offline().count("example.org", "juliet")));
+    expectUnavailable(this->run(this->blocks().list("example.org", "juliet")));
+    expectUnavailable(this->run(this->blocks().add("example.org", "juliet", {"a@example.com"}, 0)));
+    expectUnavailable(this->run(this->blocks().remove("example.org", "juliet", {})));
     this->storage_->close();  // closing twice is harmless
 }
 
@@ -364,7 +984,17 @@ REGISTER_TYPED_TEST_SUITE_P(
     DeleteAbsentAccountIsNotFound, DeleteAccountRemovesOnlyThatUsersDocuments, ListAccountsIsSortedAndPerHost,
     AbsentValueIsNulloptAndRemovingItIsNotAnError, ValueIsSetReplacedAndRemoved, ValuesDoNotNeedAnAccount,
     ValuesAreIsolatedByHostUserStoreAndKey, ValueBytesRoundTripExactly,
-    ConcurrentCallsFromSeveralThreadsAllSucceed, CallsAfterCloseAreUnavailable);
+    RosterOfUnknownUserIsEmptyAtVersionZero, PutItemBumpsTheVersionByOneFromOne, RosterItemsAreSortedByJid,
+    RosterItemFieldsRoundTripExactly, PutNewItemBeyondMaxItemsIsQuotaExceededAndChangesNothing,
+    RemoveItemBumpsTheVersionAndLeavesATombstone, RemoveAbsentItemReturnsTheCurrentVersionAndChangesNothing,
+    ReaddingARemovedItemDeletesItsTombstone, OldTombstonesArePrunedAndRemovedSinceRisesPastThem,
+    RostersAreIsolatedByHostAndUser, OfflineMessagesGetIncreasingIdsAndComeBackOldestFirst,
+    OfflineListHonoursTheLimit, OfflinePushBeyondMaxPerUserIsQuotaExceeded, OfflineRemoveIgnoresAbsentIds,
+    OfflineIdsKeepIncreasingAfterRemoval, OfflineMessagesAreIsolatedByHostAndUser,
+    BlockListIsSortedAndIgnoresDuplicates, BlockBeyondMaxItemsIsQuotaExceededAndAddsNothing,
+    UnblockRemovesTheGivenJidsOrAllOfThem, BlockListsAreIsolatedByHostAndUser,
+    DeleteAccountRemovesTheRosterOfflineMessagesAndBlockList, ConcurrentCallsFromSeveralThreadsAllSucceed,
+    ConcurrentWritersGetDistinctIdsAndVersions, CallsAfterCloseAreUnavailable);
 
 // One line per backend.
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance, MemoryBackend);
@@ -384,6 +1014,13 @@ TEST(OpenStorage, StorageErrorsHaveNames) {
     EXPECT_EQ(toString(StorageError::AlreadyExists), "already exists");
     EXPECT_EQ(toString(StorageError::Unavailable), "storage unavailable");
     EXPECT_EQ(toString(StorageError::QuotaExceeded), "quota exceeded");
+}
+
+TEST(OpenStorage, SubscriptionsHaveTheirRfc6121Names) {
+    EXPECT_EQ(toString(Subscription::None), "none");
+    EXPECT_EQ(toString(Subscription::To), "to");
+    EXPECT_EQ(toString(Subscription::From), "from");
+    EXPECT_EQ(toString(Subscription::Both), "both");
 }
 
 }  // namespace

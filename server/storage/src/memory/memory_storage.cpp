@@ -1,6 +1,10 @@
 #include "memory/memory_storage.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "credentials.h"
+#include "roster_tombstones.h"
 
 namespace parley::storage {
 
@@ -63,6 +67,10 @@ StoreResult<void> MemoryAccountStore::deleteAccount(std::string host, std::strin
            std::get<1>(value->first) == username) {
         value = state_.values.erase(value);
     }
+    const MemoryState::UserKey user{std::move(host), std::move(username)};
+    state_.rosters.erase(user);
+    state_.offline.erase(user);
+    state_.blockLists.erase(user);
     co_return Result<void, StorageError>{};
 }
 
@@ -110,6 +118,241 @@ StoreResult<void> MemoryKeyValueStore::remove(std::string host, std::string user
         co_return StorageError::Unavailable;
     }
     state_.values.erase({std::move(host), std::move(username), std::move(store), std::move(key)});
+    co_return Result<void, StorageError>{};
+}
+
+// MemoryRosterStore
+
+StoreResult<Roster> MemoryRosterStore::loadRoster(std::string host, std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    Roster roster;
+    auto it = state_.rosters.find({std::move(host), std::move(username)});
+    if (it == state_.rosters.end()) {
+        co_return roster;
+    }
+    const auto& data = it->second;
+    roster.version = data.version;
+    roster.removedSince = data.removedSince;
+    roster.items.reserve(data.items.size());
+    for (const auto& [jid, item] : data.items) {
+        roster.items.push_back(item);
+    }
+    roster.removed.reserve(data.tombstones.size());
+    for (const auto& [version, jid] : data.tombstones) {
+        roster.removed.emplace_back(jid, version);
+    }
+    co_return roster;
+}
+
+StoreResult<std::optional<RosterItem>> MemoryRosterStore::findItem(std::string host, std::string username,
+                                                                   std::string jid) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto roster = state_.rosters.find({std::move(host), std::move(username)});
+    if (roster == state_.rosters.end()) {
+        co_return std::optional<RosterItem>{};
+    }
+    auto item = roster->second.items.find(jid);
+    if (item == roster->second.items.end()) {
+        co_return std::optional<RosterItem>{};
+    }
+    co_return std::optional<RosterItem>{item->second};
+}
+
+namespace {
+
+void eraseTombstone(MemoryState::RosterData& roster, const std::string& jid) {
+    // At most kMaxRosterTombstones entries: a scan is cheap.
+    auto it = std::find_if(roster.tombstones.begin(), roster.tombstones.end(),
+                           [&](const auto& tombstone) { return tombstone.second == jid; });
+    if (it != roster.tombstones.end()) {
+        roster.tombstones.erase(it);
+    }
+}
+
+}  // namespace
+
+StoreResult<std::uint64_t> MemoryRosterStore::putItem(std::string host, std::string username, RosterItem item,
+                                                      std::size_t maxItems) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    MemoryState::UserKey user{std::move(host), std::move(username)};
+    auto found = state_.rosters.find(user);
+    const bool isNew = found == state_.rosters.end() || !found->second.items.contains(item.jid);
+    const std::size_t size = found == state_.rosters.end() ? 0 : found->second.items.size();
+    // Replacing an item never exceeds the quota; unlisted items count like the others.
+    if (isNew && maxItems != 0 && size >= maxItems) {
+        co_return StorageError::QuotaExceeded;
+    }
+    auto& roster = found == state_.rosters.end() ? state_.rosters[std::move(user)] : found->second;
+    const std::uint64_t version = ++roster.version;
+    item.version = version;
+    eraseTombstone(roster, item.jid);
+    auto jid = item.jid;
+    roster.items.insert_or_assign(std::move(jid), std::move(item));
+    co_return version;
+}
+
+StoreResult<std::uint64_t> MemoryRosterStore::removeItem(std::string host, std::string username,
+                                                         std::string jid) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto found = state_.rosters.find({std::move(host), std::move(username)});
+    if (found == state_.rosters.end()) {
+        co_return std::uint64_t{0};
+    }
+    auto& roster = found->second;
+    auto item = roster.items.find(jid);
+    if (item == roster.items.end()) {
+        co_return roster.version;
+    }
+    roster.items.erase(item);
+    const std::uint64_t version = ++roster.version;
+    roster.tombstones.emplace(version, std::move(jid));
+    // Keep the latest tombstones; a client older than the newest pruned removal gets the whole roster.
+    while (roster.tombstones.size() > kMaxRosterTombstones) {
+        auto oldest = roster.tombstones.begin();
+        roster.removedSince = std::max(roster.removedSince, oldest->first + 1);
+        roster.tombstones.erase(oldest);
+    }
+    co_return version;
+}
+
+// MemoryOfflineStore
+
+StoreResult<std::uint64_t> MemoryOfflineStore::push(std::string host, std::string username,
+                                                    OfflineMessage message, std::size_t maxPerUser) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto& messages = state_.offline[{std::move(host), std::move(username)}];
+    if (maxPerUser != 0 && messages.size() >= maxPerUser) {
+        co_return StorageError::QuotaExceeded;
+    }
+    const std::uint64_t id = ++state_.lastOfflineId;
+    message.id = id;
+    messages.emplace(id, std::move(message));
+    co_return id;
+}
+
+StoreResult<std::vector<OfflineMessage>> MemoryOfflineStore::list(std::string host, std::string username,
+                                                                  std::size_t limit) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    std::vector<OfflineMessage> result;
+    auto found = state_.offline.find({std::move(host), std::move(username)});
+    if (found == state_.offline.end()) {
+        co_return result;
+    }
+    for (const auto& [id, message] : found->second) {
+        if (limit != 0 && result.size() >= limit) {
+            break;
+        }
+        result.push_back(message);
+    }
+    co_return result;
+}
+
+StoreResult<void> MemoryOfflineStore::remove(std::string host, std::string username,
+                                             std::vector<std::uint64_t> ids) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto found = state_.offline.find({std::move(host), std::move(username)});
+    if (found == state_.offline.end()) {
+        co_return Result<void, StorageError>{};
+    }
+    for (const auto id : ids) {
+        found->second.erase(id);
+    }
+    if (found->second.empty()) {
+        state_.offline.erase(found);
+    }
+    co_return Result<void, StorageError>{};
+}
+
+StoreResult<std::size_t> MemoryOfflineStore::count(std::string host, std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto found = state_.offline.find({std::move(host), std::move(username)});
+    co_return found == state_.offline.end() ? std::size_t{0} : found->second.size();
+}
+
+// MemoryBlockListStore
+
+StoreResult<std::vector<std::string>> MemoryBlockListStore::list(std::string host, std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto found = state_.blockLists.find({std::move(host), std::move(username)});
+    if (found == state_.blockLists.end()) {
+        co_return std::vector<std::string>{};
+    }
+    co_return std::vector<std::string>(found->second.begin(), found->second.end());
+}
+
+StoreResult<void> MemoryBlockListStore::add(std::string host, std::string username,
+                                            std::vector<std::string> jids, std::size_t maxItems) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    MemoryState::UserKey user{std::move(host), std::move(username)};
+    auto found = state_.blockLists.find(user);
+    std::set<std::string> added;
+    for (auto& jid : jids) {
+        if (found == state_.blockLists.end() || !found->second.contains(jid)) {
+            added.insert(std::move(jid));
+        }
+    }
+    if (added.empty()) {
+        co_return Result<void, StorageError>{};
+    }
+    const std::size_t size = found == state_.blockLists.end() ? 0 : found->second.size();
+    if (maxItems != 0 && size + added.size() > maxItems) {
+        co_return StorageError::QuotaExceeded;
+    }
+    auto& blocked = found == state_.blockLists.end() ? state_.blockLists[std::move(user)] : found->second;
+    blocked.merge(added);
+    co_return Result<void, StorageError>{};
+}
+
+StoreResult<void> MemoryBlockListStore::remove(std::string host, std::string username,
+                                               std::vector<std::string> jids) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto found = state_.blockLists.find({std::move(host), std::move(username)});
+    if (found == state_.blockLists.end()) {
+        co_return Result<void, StorageError>{};
+    }
+    if (jids.empty()) {
+        state_.blockLists.erase(found);
+        co_return Result<void, StorageError>{};
+    }
+    for (const auto& jid : jids) {
+        found->second.erase(jid);
+    }
+    if (found->second.empty()) {
+        state_.blockLists.erase(found);
+    }
     co_return Result<void, StorageError>{};
 }
 

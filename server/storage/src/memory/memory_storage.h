@@ -1,8 +1,10 @@
 #pragma once
 // The in-memory backend: for tests and for throw-away development servers. Every call completes
 // inline under one mutex, since callers may be on several event-loop threads.
+#include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -20,6 +22,19 @@ struct MemoryState {
     bool closed = false;
     std::map<UserKey, Account> accounts;  // ordered, so a host's user names come out sorted
     std::map<ValueKey, std::string> values;
+
+    struct RosterData {
+        std::uint64_t version = 0;
+        std::uint64_t removedSince = 0;
+        std::map<std::string, RosterItem> items;          // by jid, so they come out sorted
+        std::map<std::uint64_t, std::string> tombstones;  // removal version -> jid, oldest first
+    };
+    std::map<UserKey, RosterData> rosters;
+    // Offline message ids come from one counter for all users, so an id is never reused (not even
+    // after the user's messages were all removed), as with the SQLite backend's AUTOINCREMENT.
+    std::uint64_t lastOfflineId = 0;
+    std::map<UserKey, std::map<std::uint64_t, OfflineMessage>> offline;  // by id: oldest first
+    std::map<UserKey, std::set<std::string>> blockLists;
 };
 
 class MemoryAccountStore final : public AccountStore {
@@ -52,18 +67,67 @@ class MemoryKeyValueStore final : public KeyValueStore {
     MemoryState& state_;
 };
 
+class MemoryRosterStore final : public RosterStore {
+  public:
+    explicit MemoryRosterStore(MemoryState& state) : state_(state) {}
+
+    StoreResult<Roster> loadRoster(std::string host, std::string username) override;
+    StoreResult<std::optional<RosterItem>> findItem(std::string host, std::string username,
+                                                    std::string jid) override;
+    StoreResult<std::uint64_t> putItem(std::string host, std::string username, RosterItem item,
+                                       std::size_t maxItems) override;
+    StoreResult<std::uint64_t> removeItem(std::string host, std::string username, std::string jid) override;
+
+  private:
+    MemoryState& state_;
+};
+
+class MemoryOfflineStore final : public OfflineStore {
+  public:
+    explicit MemoryOfflineStore(MemoryState& state) : state_(state) {}
+
+    StoreResult<std::uint64_t> push(std::string host, std::string username, OfflineMessage message,
+                                    std::size_t maxPerUser) override;
+    StoreResult<std::vector<OfflineMessage>> list(std::string host, std::string username,
+                                                  std::size_t limit) override;
+    StoreResult<void> remove(std::string host, std::string username, std::vector<std::uint64_t> ids) override;
+    StoreResult<std::size_t> count(std::string host, std::string username) override;
+
+  private:
+    MemoryState& state_;
+};
+
+class MemoryBlockListStore final : public BlockListStore {
+  public:
+    explicit MemoryBlockListStore(MemoryState& state) : state_(state) {}
+
+    StoreResult<std::vector<std::string>> list(std::string host, std::string username) override;
+    StoreResult<void> add(std::string host, std::string username, std::vector<std::string> jids,
+                          std::size_t maxItems) override;
+    StoreResult<void> remove(std::string host, std::string username, std::vector<std::string> jids) override;
+
+  private:
+    MemoryState& state_;
+};
+
 class MemoryStorage final : public Storage {
   public:
     MemoryStorage() = default;
 
     AccountStore& accounts() override { return accounts_; }
     KeyValueStore& keyValue() override { return keyValue_; }
+    RosterStore& roster() override { return roster_; }
+    OfflineStore& offline() override { return offline_; }
+    BlockListStore& blockList() override { return blockList_; }
     void close() override;
 
   private:
     MemoryState state_;
     MemoryAccountStore accounts_{state_};
     MemoryKeyValueStore keyValue_{state_};
+    MemoryRosterStore roster_{state_};
+    MemoryOfflineStore offline_{state_};
+    MemoryBlockListStore blockList_{state_};
 };
 
 }  // namespace parley::storage

@@ -215,6 +215,10 @@ std::int64_t SqliteDatabase::changes() const noexcept {
     return sqlite3_changes64(db_);
 }
 
+std::int64_t SqliteDatabase::lastInsertRowid() const noexcept {
+    return sqlite3_last_insert_rowid(db_);
+}
+
 // SqliteTransaction
 
 Result<SqliteTransaction, StorageError> SqliteTransaction::begin(SqliteDatabase& db, Mode mode) {

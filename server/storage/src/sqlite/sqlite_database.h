@@ -88,6 +88,8 @@ class SqliteDatabase {
     // The connection's last error message, for people.
     std::string errorMessage() const;
     std::int64_t changes() const noexcept;
+    // The rowid of the last row inserted on this connection (an INTEGER PRIMARY KEY column).
+    std::int64_t lastInsertRowid() const noexcept;
     sqlite3* handle() const noexcept { return db_; }
     const std::filesystem::path& file() const noexcept { return file_; }
 
@@ -121,5 +123,23 @@ class SqliteTransaction {
 
     SqliteDatabase* db_;  // null once committed, rolled back, or moved from
 };
+
+// Runs `body` (returning a Result<T, StorageError>) inside a transaction and commits if it succeeded;
+// rolls back otherwise, so a failure leaves nothing half-written.
+template <class Body>
+auto inTransaction(SqliteDatabase& db, SqliteTransaction::Mode mode, Body body) -> decltype(body()) {
+    auto transaction = SqliteTransaction::begin(db, mode);
+    if (!transaction) {
+        return transaction.error();
+    }
+    auto result = body();
+    if (!result) {
+        return result;
+    }
+    if (auto committed = transaction->commit(); !committed) {
+        return committed.error();
+    }
+    return result;
+}
 
 }  // namespace parley::storage

@@ -46,23 +46,6 @@ std::optional<sasl::HashAlgorithm> algorithmFromColumn(std::string_view name) {
     return std::nullopt;
 }
 
-// Runs `body` inside a transaction and commits if it succeeded; rolls back otherwise.
-template <class Body>
-auto inTransaction(SqliteDatabase& db, SqliteTransaction::Mode mode, Body body) -> decltype(body()) {
-    auto transaction = SqliteTransaction::begin(db, mode);
-    if (!transaction) {
-        return transaction.error();
-    }
-    auto result = body();
-    if (!result) {
-        return result;
-    }
-    if (auto committed = transaction->commit(); !committed) {
-        return committed.error();
-    }
-    return result;
-}
-
 Result<void, StorageError> insertCredentials(SqliteDatabase& db, const std::string& host,
                                              const std::string& username,
                                              const std::vector<sasl::ScramCredential>& credentials) {
@@ -212,7 +195,8 @@ Result<void, StorageError> replaceCredentials(SqliteDatabase& db, const std::str
 Result<void, StorageError> removeAccount(SqliteDatabase& db, const std::string& host,
                                          const std::string& username) {
     return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
-        // The credentials go by ON DELETE CASCADE; the documents, not tied to the account row, by hand.
+        // The credentials go by ON DELETE CASCADE; the user's other data, not tied to the account row
+        // (a user may keep data without a local account), by hand.
         auto removeAccountRow = db.statement("DELETE FROM accounts WHERE host = ?1 AND username = ?2");
         if (!removeAccountRow) {
             return removeAccountRow.error();
@@ -224,12 +208,24 @@ Result<void, StorageError> removeAccount(SqliteDatabase& db, const std::string& 
         if (db.changes() == 0) {
             return StorageError::NotFound;
         }
-        auto removeValues = db.statement("DELETE FROM key_value WHERE host = ?1 AND username = ?2");
-        if (!removeValues) {
-            return removeValues.error();
+        for (const char* sql : {
+                 "DELETE FROM key_value WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM roster_items WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM roster_versions WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM roster_tombstones WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM offline_messages WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM blocklist WHERE host = ?1 AND username = ?2",
+             }) {
+            auto remove = db.statement(sql);
+            if (!remove) {
+                return remove.error();
+            }
+            remove->bindText(1, host).bindText(2, username);
+            if (auto done = remove->run(); !done) {
+                return done.error();
+            }
         }
-        removeValues->bindText(1, host).bindText(2, username);
-        return removeValues->run();
+        return {};
     });
 }
 

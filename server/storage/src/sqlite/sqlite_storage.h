@@ -1,8 +1,13 @@
 #pragma once
 // The SQLite backend. One worker thread owns the connection; every store call is a job handed to it
 // with WorkerThread::runOnWorker, and the caller resumes on its own executor.
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "parley/storage/storage.h"
 #include "sqlite/sqlite_database.h"
@@ -42,6 +47,52 @@ class SqliteKeyValueStore final : public KeyValueStore {
     SqliteDatabase& db_;
 };
 
+class SqliteRosterStore final : public RosterStore {
+  public:
+    SqliteRosterStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<Roster> loadRoster(std::string host, std::string username) override;
+    StoreResult<std::optional<RosterItem>> findItem(std::string host, std::string username,
+                                                    std::string jid) override;
+    StoreResult<std::uint64_t> putItem(std::string host, std::string username, RosterItem item,
+                                       std::size_t maxItems) override;
+    StoreResult<std::uint64_t> removeItem(std::string host, std::string username, std::string jid) override;
+
+  private:
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+};
+
+class SqliteOfflineStore final : public OfflineStore {
+  public:
+    SqliteOfflineStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<std::uint64_t> push(std::string host, std::string username, OfflineMessage message,
+                                    std::size_t maxPerUser) override;
+    StoreResult<std::vector<OfflineMessage>> list(std::string host, std::string username,
+                                                  std::size_t limit) override;
+    StoreResult<void> remove(std::string host, std::string username, std::vector<std::uint64_t> ids) override;
+    StoreResult<std::size_t> count(std::string host, std::string username) override;
+
+  private:
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+};
+
+class SqliteBlockListStore final : public BlockListStore {
+  public:
+    SqliteBlockListStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<std::vector<std::string>> list(std::string host, std::string username) override;
+    StoreResult<void> add(std::string host, std::string username, std::vector<std::string> jids,
+                          std::size_t maxItems) override;
+    StoreResult<void> remove(std::string host, std::string username, std::vector<std::string> jids) override;
+
+  private:
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+};
+
 class SqliteStorage final : public Storage {
   public:
     // Creates the file's folder, opens the database, sets the pragmas and applies pending migrations,
@@ -53,6 +104,9 @@ class SqliteStorage final : public Storage {
 
     AccountStore& accounts() override { return accounts_; }
     KeyValueStore& keyValue() override { return keyValue_; }
+    RosterStore& roster() override { return roster_; }
+    OfflineStore& offline() override { return offline_; }
+    BlockListStore& blockList() override { return blockList_; }
     void close() override;
 
     // For tests that change the connection (e.g. PRAGMA max_page_count to simulate a full disk): use
@@ -66,6 +120,9 @@ class SqliteStorage final : public Storage {
     WorkerThread worker_;
     SqliteAccountStore accounts_{worker_, *db_};
     SqliteKeyValueStore keyValue_{worker_, *db_};
+    SqliteRosterStore roster_{worker_, *db_};
+    SqliteOfflineStore offline_{worker_, *db_};
+    SqliteBlockListStore blockList_{worker_, *db_};
 };
 
 // Brings the schema up to date: creates schema_migrations, refuses a database newer than this binary,

@@ -6,11 +6,14 @@
 //
 // Coroutine parameters are taken by value (docs/STYLE.md rule 7).
 #include <boost/asio/awaitable.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "parley/base/result.h"
@@ -68,12 +71,113 @@ class KeyValueStore {
                                      std::string key) = 0;
 };
 
+// --- Rosters and subscriptions (RFC 6121 §2, §3) ---------------------------------------------------
+
+// The subscription state of a roster item (RFC 6121 §3 and Appendix A): `to` = the user receives the
+// contact's presence, `from` = the contact receives the user's.
+enum class Subscription : std::uint8_t { None, To, From, Both };
+std::string_view toString(Subscription subscription) noexcept;
+
+struct RosterItem {
+    std::string jid;  // the contact's bare JID, prepared
+    std::string name;
+    std::vector<std::string> groups;
+    Subscription subscription = Subscription::None;
+    bool askOut = false;       // "Pending Out": the user asked for the contact's presence (ask='subscribe')
+    bool pendingIn = false;    // "Pending In": the contact asked for the user's presence, unanswered
+    bool preApproved = false;  // §3.4: the user approved the contact's future request in advance
+    bool listed = true;        // false: only a pending-in request or pre-approval, not in the user's roster
+    std::string pendingInStanza;  // the contact's subscribe request as received (XML), redelivered at login
+    std::uint64_t version = 0;    // the roster version at this item's last change (set by the store)
+};
+
+struct Roster {
+    // Bumped by 1 by every change, starting at 1; 0 for a user who never had a roster (or whose
+    // account was deleted since).
+    std::uint64_t version = 0;
+    std::vector<RosterItem> items;  // sorted by jid (byte order); unlisted items included
+    // Tombstones for §2.6 pushes of only what changed: every removal whose version is >= removedSince,
+    // as (jid, version of the removal), sorted by version. A jid added again since is not here (its
+    // item, with a newer version, is in `items`). Backends keep the latest 200 tombstones and raise
+    // removedSince past the ones they prune, so a client whose version is older than removedSince must
+    // get the whole roster; any other client needs only the items and tombstones newer than its version.
+    std::vector<std::pair<std::string, std::uint64_t>> removed;
+    std::uint64_t removedSince = 0;
+};
+
+class RosterStore {
+  public:
+    virtual ~RosterStore() = default;
+    // The whole roster, with the tombstones of removed items. An empty Roster (version 0) for a user
+    // who never had one.
+    virtual StoreResult<Roster> loadRoster(std::string host, std::string username) = 0;
+    // nullopt (not an error) when the roster has no item with this jid; unlisted items are found.
+    virtual StoreResult<std::optional<RosterItem>> findItem(std::string host, std::string username,
+                                                            std::string jid) = 0;
+    // Inserts or replaces the item with this jid, bumps the roster version and returns it (the item's
+    // version becomes it; the version given is ignored), and deletes the jid's tombstone if any.
+    // QuotaExceeded when the item is new and the roster already holds `maxItems` items, unlisted ones
+    // included (0: no limit); then nothing changes. Replacing an item is always allowed.
+    virtual StoreResult<std::uint64_t> putItem(std::string host, std::string username, RosterItem item,
+                                               std::size_t maxItems) = 0;
+    // Removes the item, bumps the version, leaves a tombstone (jid, new version) and returns the new
+    // version. Removing an absent item is not an error and changes nothing (it returns the current
+    // version, 0 if there is no roster).
+    virtual StoreResult<std::uint64_t> removeItem(std::string host, std::string username,
+                                                  std::string jid) = 0;
+};
+
+// --- Offline messages (XEP-0160) -----------------------------------------------------------------
+
+struct OfflineMessage {
+    // Assigned by the store: increasing in arrival order and never reused, not even after the
+    // message is removed (a session holding a stale id cannot remove a newer message).
+    std::uint64_t id = 0;
+    std::int64_t storedAt = 0;  // Unix milliseconds
+    std::string xml;            // the stanza as it will be delivered (with its <delay/>)
+};
+
+class OfflineStore {
+  public:
+    virtual ~OfflineStore() = default;
+    // Appends a message durably (committed before this returns) and returns its id. QuotaExceeded when
+    // the user already has `maxPerUser` messages (0: no limit). Unavailable means it was not stored.
+    virtual StoreResult<std::uint64_t> push(std::string host, std::string username, OfflineMessage message,
+                                            std::size_t maxPerUser) = 0;
+    // The user's messages, oldest first, at most `limit` (0: all).
+    virtual StoreResult<std::vector<OfflineMessage>> list(std::string host, std::string username,
+                                                          std::size_t limit) = 0;
+    // Removes the given messages of this user (absent ids, and other users' ids, are ignored).
+    virtual StoreResult<void> remove(std::string host, std::string username,
+                                     std::vector<std::uint64_t> ids) = 0;
+    virtual StoreResult<std::size_t> count(std::string host, std::string username) = 0;
+};
+
+// --- Blocking (XEP-0191) -------------------------------------------------------------------------
+
+class BlockListStore {
+  public:
+    virtual ~BlockListStore() = default;
+    // The blocked JIDs (bare, full or domain JIDs as the user gave them, prepared), sorted.
+    virtual StoreResult<std::vector<std::string>> list(std::string host, std::string username) = 0;
+    // Adds the JIDs (already blocked ones and repeats are ignored). QuotaExceeded if the list would
+    // then hold more than `maxItems` JIDs (0: no limit); then nothing is added.
+    virtual StoreResult<void> add(std::string host, std::string username, std::vector<std::string> jids,
+                                  std::size_t maxItems) = 0;
+    // Removes the JIDs (absent ones are ignored); an empty list removes all of them (XEP-0191 §3.4).
+    virtual StoreResult<void> remove(std::string host, std::string username,
+                                     std::vector<std::string> jids) = 0;
+};
+
 // A backend: owns its threads and connections and hands out the feature stores.
 class Storage {
   public:
     virtual ~Storage() = default;
     virtual AccountStore& accounts() = 0;
     virtual KeyValueStore& keyValue() = 0;
+    virtual RosterStore& roster() = 0;
+    virtual OfflineStore& offline() = 0;
+    virtual BlockListStore& blockList() = 0;
     // Finishes queued work and closes; called once at shutdown.
     virtual void close() = 0;
 };
