@@ -1,6 +1,8 @@
 #include "parley/server/module_host.h"
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 
 #include "parley/server/core.h"
@@ -118,6 +120,11 @@ class ModuleHost::Context final : public ModuleContext {
 
     void defer(std::function<void()> work) override {
         asio::post(host_.core_.loops().current(), std::move(work));
+    }
+
+    void spawn(std::function<asio::awaitable<void>()> work) override {
+        asio::co_spawn(
+            host_.core_.loops().current(), [work = std::move(work)]() { return work(); }, asio::detached);
     }
 
     asio::thread_pool& cpuPool() override { return host_.core_.cpuPool(); }

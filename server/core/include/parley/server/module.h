@@ -160,6 +160,8 @@ class ModuleContext {
     // Runs `work` later on the current event loop, after the stanzas routed so far (e.g. close a
     // stream only after the iq result that announces it has been queued).
     virtual void defer(std::function<void()> work) = 0;
+    // Runs a coroutine on the current event loop (loop 0 off the loops), detached.
+    virtual void spawn(std::function<asio::awaitable<void>()> work) = 0;
     // Threads for CPU-heavy work such as PBKDF2; use with offload() from offload.h.
     virtual asio::thread_pool& cpuPool() = 0;
     // Announces that an account was deleted, so other modules drop what they keep for it.
