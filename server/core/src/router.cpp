@@ -134,7 +134,9 @@ asio::awaitable<bool> Router::dispatchIq(StanzaPtr stanza, unsigned scope, std::
     // Copy the handler: modules register at start only, but the table must not be read after a
     // suspension point.
     const IqHandler run = *handler;
-    IqResult result = co_await run(IqRequest{stanza, std::move(host), chosen});
+    // GCC 12: no temporaries inside the co_await expression (docs/STYLE.md rule 16).
+    IqRequest request{stanza, std::move(host), chosen};
+    IqResult result = co_await run(std::move(request));
     std::optional<Jid> serverFrom = stanza->to();
     if (!serverFrom)
         serverFrom = stanza->from()->bare();

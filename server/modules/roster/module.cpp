@@ -52,11 +52,13 @@ bool hasFrom(Subscription s) {
 }
 Subscription withTo(Subscription s, bool to) {
     const bool from = hasFrom(s);
-    return to ? (from ? Subscription::Both : Subscription::To) : (from ? Subscription::From : Subscription::None);
+    return to ? (from ? Subscription::Both : Subscription::To)
+              : (from ? Subscription::From : Subscription::None);
 }
 Subscription withFrom(Subscription s, bool from) {
     const bool to = hasTo(s);
-    return from ? (to ? Subscription::Both : Subscription::From) : (to ? Subscription::To : Subscription::None);
+    return from ? (to ? Subscription::Both : Subscription::From)
+                : (to ? Subscription::To : Subscription::None);
 }
 
 bool isSubscriptionType(std::string_view type) {
@@ -79,7 +81,8 @@ xml::Element itemElement(const RosterItem& item) {
 }
 
 StanzaError storageError() {
-    return StanzaError(StanzaErrorCondition::InternalServerError, "The roster storage failed; try again later");
+    return StanzaError(StanzaErrorCondition::InternalServerError,
+                       "The roster storage failed; try again later");
 }
 
 StanzaPtr makePresence(std::string_view type, const Jid& from, const Jid& to) {
@@ -179,7 +182,8 @@ class RosterModule final : public Module {
         if (request.scope == IqScope::Bare)
             co_return StanzaError(StanzaErrorCondition::Forbidden, "A roster is only its owner's");
         const Jid account = request.from().bare();
-        auto roster = co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
+        auto roster =
+            co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
         if (!roster)
             co_return storageError();
         for (const SessionPtr& session : ctx_->sessionsOf(account)) {
@@ -194,7 +198,8 @@ class RosterModule final : public Module {
             // them (tombstones since removedSince); the whole roster otherwise.
             std::uint64_t known = 0;
             auto [ptr, ec] = std::from_chars(requested->data(), requested->data() + requested->size(), known);
-            const bool parsed = !requested->empty() && ec == std::errc() && ptr == requested->data() + requested->size();
+            const bool parsed =
+                !requested->empty() && ec == std::errc() && ptr == requested->data() + requested->size();
             if (parsed && known == roster->version)
                 co_return std::nullopt;
             if (parsed && known < roster->version && known + 1 >= roster->removedSince && known > 0) {
@@ -359,7 +364,8 @@ class RosterModule final : public Module {
         const Jid full = session.jid();
         const Jid account = full.bare();
         const StanzaPtr presence = routed.stanza;
-        auto roster = co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
+        auto roster =
+            co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
         if (!roster)
             ctx_->log().warn("could not load the roster of " + account.str() + " to broadcast presence");
         // §4.2.2 / §4.4.2: to each contact subscribed to the account's presence ...
@@ -407,7 +413,8 @@ class RosterModule final : public Module {
     // presence, and to the account's other available resources.
     asio::awaitable<void> broadcastUnavailable(Jid full, StanzaPtr presence, RosterSessionState* state) {
         const Jid account = full.bare();
-        auto roster = co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
+        auto roster =
+            co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
         if (!roster)
             ctx_->log().warn("could not load the roster of " + account.str() + " to broadcast unavailable");
         std::vector<StanzaPtr> outgoing;
@@ -448,8 +455,8 @@ class RosterModule final : public Module {
             xml::Element element("presence", std::string(kClientNs));
             element.setAttr("type", "unavailable");
             element.setAttr("from", full.str());
-            auto presence =
-                std::make_shared<const Stanza>(xmpp::StanzaKind::Presence, std::move(element), std::nullopt, full);
+            auto presence = std::make_shared<const Stanza>(xmpp::StanzaKind::Presence, std::move(element),
+                                                           std::nullopt, full);
             co_await broadcastUnavailable(full, presence, stateOf(*keep));
         };
         ctx_->spawn(std::move(run));
@@ -595,8 +602,8 @@ class RosterModule final : public Module {
     }
 
     asio::awaitable<bool> accountExists(const Jid& account) {
-        auto found =
-            co_await ctx_->storage().accounts().findAccount(std::string(account.domain()), std::string(account.local()));
+        auto found = co_await ctx_->storage().accounts().findAccount(std::string(account.domain()),
+                                                                     std::string(account.local()));
         co_return found && found->has_value();
     }
 
@@ -643,14 +650,15 @@ class RosterModule final : public Module {
             auto guard = co_await locks_.lock(account.str());
             auto found = co_await store().findItem(host, user, contactJid);
             if (!found) {
-                ctx_->log().warn("could not read the roster of " + account.str() + "; a " + type +
-                                 " from " + contactJid + " was not processed");
+                ctx_->log().warn("could not read the roster of " + account.str() + "; a " + type + " from " +
+                                 contactJid + " was not processed");
                 co_return;
             }
             const std::optional<RosterItem> existing = *found;
             RosterItem item = existing.value_or(RosterItem{});
             item.jid = contactJid;
             bool changed = false;
+            bool pushChange = true;
             if (type == "subscribe") {
                 if (existing && hasFrom(item.subscription)) {
                     // Already subscribed: answer for the account (§3.1.3 #2).
@@ -674,6 +682,7 @@ class RosterModule final : public Module {
                         if (!existing)
                             item.listed = false;
                         changed = true;
+                        pushChange = false;  // "Pending In" shows in no attribute (§2.1.2): no push
                     }
                     deliver = true;  // and kept for the next login (pendingIn)
                 }
@@ -716,12 +725,12 @@ class RosterModule final : public Module {
                     auto version = co_await store().putItem(host, user, item, maxItems_);
                     if (!version) {
                         // A full roster (or a failing store) cannot take the request: drop it.
-                        ctx_->log().warn("could not update the roster of " + account.str() + " for a " + type +
-                                         " from " + contactJid + ": " +
+                        ctx_->log().warn("could not update the roster of " + account.str() + " for a " +
+                                         type + " from " + contactJid + ": " +
                                          std::string(storage::toString(version.error())));
                         co_return;
                     }
-                    if (item.listed)
+                    if (item.listed && pushChange)
                         push(account, itemElement(item), *version);
                 }
             }
@@ -746,10 +755,9 @@ class RosterModule final : public Module {
 }  // namespace
 
 ModuleInfo rosterModule() {
-    return {"roster",
-            "rosters, presence subscriptions and presence broadcast (RFC 6121)",
-            {"RFC 6121"},
-            [] { return std::unique_ptr<Module>(std::make_unique<RosterModule>()); }};
+    return {"roster", "rosters, presence subscriptions and presence broadcast (RFC 6121)", {"RFC 6121"}, [] {
+                return std::unique_ptr<Module>(std::make_unique<RosterModule>());
+            }};
 }
 
 }  // namespace parley::server::modules
