@@ -107,6 +107,22 @@ void TestServer::addAccount(const std::string& user, const std::string& domain, 
     ASSERT_TRUE(result.has_value()) << "cannot create " << user << "@" << domain;
 }
 
+void TestServer::addContact(const std::string& user, const std::string& domain, const std::string& contact,
+                            const std::string& subscription) {
+    storage::RosterItem item;
+    item.jid = contact;
+    if (subscription == "to")
+        item.subscription = storage::Subscription::To;
+    else if (subscription == "from")
+        item.subscription = storage::Subscription::From;
+    else if (subscription == "both")
+        item.subscription = storage::Subscription::Both;
+    else
+        ASSERT_EQ(subscription, "none") << "unknown subscription state " << subscription;
+    auto result = runSync(server_->core().storage().roster().putItem(domain, user, std::move(item), 0));
+    ASSERT_TRUE(result.has_value()) << "cannot add " << contact << " to " << user << "@" << domain;
+}
+
 bool TestServer::accountExists(const std::string& user, const std::string& domain) {
     auto result = runSync(server_->core().storage().accounts().findAccount(domain, user));
     return result.has_value() && result->has_value();

@@ -29,6 +29,9 @@ class TestServer {
     // Creates an account in the server's storage (password stored as SCRAM keys only).
     void addAccount(const std::string& user, const std::string& domain, const std::string& password);
     bool accountExists(const std::string& user, const std::string& domain);
+    // Puts a roster item straight into storage: `subscription` is none, to, from or both.
+    void addContact(const std::string& user, const std::string& domain, const std::string& contact,
+                    const std::string& subscription);
 
     // Moves the fake clock and runs every session's timeout check; returns once the checks have run
     // (a session they close may still be writing its last bytes).

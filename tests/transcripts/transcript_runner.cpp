@@ -4,6 +4,7 @@
 //   [Client] Romeo                      a client; its account is created with this password
 //       jid: romeo@localhost/orchard
 //       password: secret
+//       contact: juliet@localhost both  a roster item put in storage first (none, to, from, both)
 //   ---------
 //   Romeo connects                      STARTTLS, SCRAM-SHA-256, bind the JID's resource, send
 //                                       <presence/>, and take in what that brings (the presence
@@ -16,6 +17,7 @@
 //   Romeo receives nothing              nothing is pending (checked with a ping round trip)
 //   Romeo receives stream error: invalid-from
 //   Romeo disconnects                   </stream:stream>, then the server closes
+//   Romeo drops                         the TCP connection is cut without a closing tag
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -33,6 +35,7 @@ namespace {
 struct ClientSpec {
     std::string jid;
     std::string password = "password";
+    std::vector<std::pair<std::string, std::string>> contacts;  // jid, subscription
 };
 
 struct Step {
@@ -80,6 +83,12 @@ Transcript parseTranscript(const std::filesystem::path& file) {
                     transcript.clients[currentClient].jid = value;
                 if (key == "password")
                     transcript.clients[currentClient].password = value;
+                if (key == "contact") {
+                    const auto space = value.find(' ');
+                    transcript.clients[currentClient].contacts.emplace_back(
+                        value.substr(0, space),
+                        space == std::string::npos ? "none" : trim(value.substr(space)));
+                }
             }
             continue;
         }
@@ -120,6 +129,8 @@ Transcript parseTranscript(const std::filesystem::path& file) {
             step.body = trim(rest.substr(22));
         } else if (rest == "disconnects")
             step.action = "disconnects";
+        else if (rest == "drops")
+            step.action = "drops";
         else
             throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown action '" +
                                      rest + "'");
@@ -147,6 +158,9 @@ class TranscriptRun {
             if (!server_.accountExists(std::string(jid->local()), std::string(jid->domain()))) {
                 server_.addAccount(std::string(jid->local()), std::string(jid->domain()), spec.password);
             }
+            for (const auto& [contact, subscription] : spec.contacts)
+                server_.addContact(std::string(jid->local()), std::string(jid->domain()), contact,
+                                   subscription);
             variables_["${" + name + "'s JID}"] = std::string(jid->bareView());
             variables_["${" + name + "'s full JID}"] = jid->str();
         }
@@ -226,6 +240,8 @@ class TranscriptRun {
             client.send("</stream:stream>");
             EXPECT_TRUE(client.waitForClose());
             clients_.erase(step.client);
+        } else if (step.action == "drops") {
+            clients_.erase(step.client);  // the destructor closes the socket
         }
     }
 

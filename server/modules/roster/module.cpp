@@ -619,9 +619,10 @@ class RosterModule final : public Module {
         }
         std::vector<StanzaPtr> outgoing;
         if (*item && hasFrom((*item)->subscription)) {
+            // With no available resource nothing is sent: a contact is offline until it says
+            // otherwise, and a login with many offline contacts would otherwise cost one stanza each
+            // (§4.3.2 #2 is a SHOULD; Prosody does the same for local contacts).
             appendPresenceOfResources(account, prober, outgoing);
-            if (outgoing.empty())
-                outgoing.push_back(makePresence("unavailable", account, prober));
         } else {
             // Not subscribed: say so (this also tells a server that thinks otherwise, §4.3.2 #1); an
             // unknown account is not revealed (§8.5.1: dropped).
