@@ -679,7 +679,7 @@ class RosterModule final : public Module {
                         co_return;  // §8.5.1: no such user: ignored
                     if (!item.pendingIn || item.pendingInStanza.empty()) {
                         item.pendingIn = true;
-                        item.pendingInStanza = delivered->element().toString(kClientNs);
+                        item.pendingInStanza = delivered->element().toString();
                         if (!existing)
                             item.listed = false;
                         changed = true;
