@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "config_values.h"
+
 namespace parley::server {
 
 namespace {
@@ -136,6 +138,10 @@ ServerConfig developmentConfig() {
         config.modules.push_back(ModuleConfig{.name = std::move(name), .options = {}});
     }
     return config;
+}
+
+std::optional<std::size_t> parseSizeOption(std::string_view text) {
+    return config_detail::parseSize(text);
 }
 
 }  // namespace parley::server

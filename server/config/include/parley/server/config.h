@@ -159,6 +159,10 @@ ServerConfig developmentConfig();
 // The modules enabled when the configuration does not list any.
 std::vector<std::string> defaultModules();
 
+/// Reads a module's size option ("64KiB", "65536", "64 KB") with the units of the [limits] sizes: KiB,
+/// MiB and GiB are powers of 1024, KB, MB and GB powers of 1000. nullopt when it is not a size.
+std::optional<std::size_t> parseSizeOption(std::string_view text);
+
 /// Every module name the server knows, i.e. what modules.enabled may contain. Extend it when a
 /// module is added under server/modules.
 std::vector<std::string> knownModules();
