@@ -1,4 +1,4 @@
-// XEP-0054 vcard-temp: an account stores its vCard on the server, whole, and anyone may read it (§7:
+// XEP-0054 vcard-temp: an account stores its vCard on the server, whole, and anyone may read it (§5:
 // vCards are world-readable). The server answers for the account's bare JID (§3.3); vCards of the
 // server itself are not kept.
 #include <algorithm>
