@@ -188,12 +188,18 @@ class LastModule final : public Module {
     }
 
     // Stores a logout unless a later one is already stored (writes from two loops may finish in
-    // either order).
+    // either order) or the account is gone.
     static asio::awaitable<void> record(storage::Storage& backend, std::shared_ptr<KeyedMutex> locks,
                                         Logger log, Logout logout) {
         const std::string host(logout.account.domain());
         const std::string user(logout.account.local());
         const KeyedMutex::Guard guard = co_await locks->lock(logout.account.str());
+        // The sessions of a deleted account end after its rows were removed (XEP-0077 §3.2 closes
+        // them last): a record written then would outlive the account and greet whoever registers
+        // the name next.
+        auto account = co_await backend.accounts().findAccount(host, user);
+        if (!account || !account->has_value())
+            co_return;
         auto stored = co_await backend.keyValue().get(host, user, std::string(kStore), std::string(kKey));
         if (stored && stored->has_value()) {
             const auto previous = decode(**stored);

@@ -171,6 +171,18 @@ TEST_F(LastActivity, ASessionThatNeverWasAvailableIsNoLogout) {
     EXPECT_FALSE(julietsRecord());
 }
 
+TEST_F(LastActivity, AnAccountRemovedWhileOnlineLeavesNoRecord) {
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    sendAndSettle(*juliet, "<presence><status>leaving for good</status></presence>", "j1");
+    // XEP-0077 §3.2: the account goes, then its streams are closed (the session ends while available).
+    juliet->send("<iq type='set' id='r1'><query xmlns='jabber:iq:register'><remove/></query></iq>");
+    EXPECT_TRUE(juliet->waitForClose());
+    // The session-ended hook ran before the stream closed; its write, if any, was queued on the loop
+    // before the markers of advanceClock, which returns once they ran.
+    server_.advanceClock(std::chrono::seconds(0));
+    EXPECT_FALSE(julietsRecord());
+}
+
 TEST_F(LastActivity, WithoutASubscriptionFromTheAccountItIsForbidden) {
     auto romeo = loggedIn(server_, "romeo", "secret", "orchard");
     for (auto subscription : {storage::Subscription::None, storage::Subscription::To}) {
