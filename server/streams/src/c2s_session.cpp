@@ -937,10 +937,14 @@ asio::awaitable<void> C2sSession::handleStanza(xml::Element element) {
         // Presence floods: past limits.presence_per_second this session stops reading (and handling
         // what it already read) for a while; nothing is dropped.
         presenceLimiter_.onRead(1);
-        const auto pause = presenceLimiter_.pause(core_.clock().now());
-        if (pause.count() > 0 && state_ == State::Bound) {
+        for (;;) {
+            const auto pause = presenceLimiter_.pause(core_.clock().now());
+            if (pause.count() <= 0 || state_ != State::Bound)
+                break;
+            // Wait in short steps and look at the clock again, so that the wait follows the server's
+            // clock (a FakeClock in tests) and a session closed meanwhile stops waiting.
             flush();
-            asio::steady_timer timer(executor_, pause);
+            asio::steady_timer timer(executor_, std::min<std::chrono::milliseconds>(pause, kPresencePauseStep));
             co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
         }
     }

@@ -98,6 +98,7 @@ class C2sSession final : public Session {
     xml::StreamParser parser_;
     InboundRateLimiter readLimiter_;
     static constexpr double kPresenceBurstSeconds = 5;  // e.g. joining many rooms at login
+    static constexpr std::chrono::milliseconds kPresencePauseStep{100};
     InboundRateLimiter presenceLimiter_;
     State state_ = State::ExpectHeader;
     Parked parked_ = Parked::None;
