@@ -44,7 +44,7 @@ server::LogLevel testLogLevel() {
 
 }  // namespace
 
-TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak) {
+TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak, StorageWrapper wrapStorage) {
     directory_ = std::filesystem::temp_directory_path() / ("parley-test-" + randomId(10));
     std::filesystem::create_directories(directory_);
     server::ServerConfig config;
@@ -79,7 +79,7 @@ TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak) {
     auto storage = storage::openStorage(storageOptions);
     if (!storage)
         throw std::runtime_error("test storage: " + storage.error().message);
-    options.storage = std::move(*storage);
+    options.storage = wrapStorage ? wrapStorage(std::move(*storage)) : std::move(*storage);
     auto created = server::Server::create(std::move(options));
     if (!created)
         throw std::runtime_error("test server: " + created.error());

@@ -16,8 +16,14 @@ namespace parley::test {
 
 class TestServer {
   public:
-    // `tweak` may change the configuration before the server starts (limits, policies, hosts).
-    explicit TestServer(std::function<void(server::ServerConfig&)> tweak = {});
+    // Wraps the in-memory storage, e.g. in a test double that fails on demand.
+    using StorageWrapper =
+        std::function<std::unique_ptr<storage::Storage>(std::unique_ptr<storage::Storage>)>;
+
+    // `tweak` may change the configuration before the server starts (limits, policies, hosts);
+    // `wrapStorage` may put something between the server and its storage.
+    explicit TestServer(std::function<void(server::ServerConfig&)> tweak = {},
+                        StorageWrapper wrapStorage = {});
     ~TestServer();
 
     // Listeners, in this order: STARTTLS optional (plaintext allowed), STARTTLS required, direct TLS.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "parley/base/base64.h"
 #include "test_client.h"
@@ -91,6 +92,20 @@ inline bool answersPing(TestClient& client, const std::string& id) {
     auto reply =
         request(client, "<iq type='get' id='" + id + "' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
     return reply && reply->name() == "iq" && reply->attr("id") == id && reply->attr("type") == "result";
+}
+
+// Everything that arrives up to the answer to a ping sent now, which the server queues after all that
+// the client's earlier stanzas caused (RFC 6120 §10.1 in-order processing).
+inline std::vector<xml::Element> drain(TestClient& client, const std::string& pingId) {
+    client.send("<iq type='get' id='" + pingId + "' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    std::vector<xml::Element> received;
+    for (;;) {
+        auto element = client.receive();
+        EXPECT_TRUE(element) << "no answer to ping " << pingId;
+        if (!element || (element->name() == "iq" && element->attr("id") == pingId))
+            return received;
+        received.push_back(std::move(*element));
+    }
 }
 
 }  // namespace parley::test

@@ -1,0 +1,227 @@
+// XEP-0160 offline messages (server/modules/offline) where a transcript cannot show it: the quota
+// option, a store that fails, negative priority, two resources of one account coming online at once,
+// and messages that arrive while a resource comes online.
+//
+// The roster module is left out of these servers: what a client receives after its initial presence
+// is then only what the offline module sends (no presence echo, RFC 6121 §4.2.2).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "faulty_storage.h"
+#include "module_test_util.h"
+
+namespace parley::test {
+namespace {
+
+void withoutRoster(server::ServerConfig& config) {
+    std::erase_if(config.modules, [](const server::ModuleConfig& module) { return module.name == "roster"; });
+}
+
+void setOption(server::ServerConfig& config, const std::string& module, const std::string& key,
+               const std::string& value) {
+    for (auto& entry : config.modules) {
+        if (entry.name == module)
+            entry.options[key] = value;
+    }
+}
+
+std::string chat(const std::string& to, const std::string& id, const std::string& body) {
+    return "<message to='" + to + "' type='chat' id='" + id + "'><body>" + body + "</body></message>";
+}
+
+std::vector<std::string> bodies(const std::vector<xml::Element>& stanzas) {
+    std::vector<std::string> found;
+    for (const xml::Element& stanza : stanzas) {
+        if (stanza.name() == "message" && stanza.attr("type") != "error")
+            found.push_back(stanza.childText("body", "jabber:client"));
+    }
+    return found;
+}
+
+// Closes a client and waits until the server has unbound its session, so that messages stop going to it.
+void logOut(TestServer& server, std::unique_ptr<TestClient>& client, const std::string& fullJid) {
+    client.reset();
+    const Jid full = *Jid::parse(fullJid);
+    auto gone = [&] {
+        auto sessions = server.server().core().sessions().resourcesOf(full.bare());
+        return std::none_of(sessions.begin(), sessions.end(),
+                            [&](const auto& s) { return s->jid() == full; });
+    };
+    EXPECT_TRUE(server.waitFor(gone)) << fullJid << " is still online";
+}
+
+class OfflineTest : public ::testing::Test {
+  protected:
+    explicit OfflineTest(std::function<void(server::ServerConfig&)> tweak = {})
+        : server_(
+              [tweak](server::ServerConfig& config) {
+                  withoutRoster(config);
+                  if (tweak)
+                      tweak(config);
+              },
+              FaultyStorage::wrapper(&storage_)) {
+        server_.addAccount("romeo", "localhost", "secret");
+        server_.addAccount("juliet", "localhost", "secret");
+        romeo_ = loggedIn(server_, "romeo", "secret", "orchard");
+        romeo_->send("<presence/>");
+    }
+
+    // Romeo's messages, stored once the ping after them is answered (his stanzas are routed in order).
+    void romeoSends(const std::vector<std::string>& stanzas, const std::string& pingId) {
+        for (const std::string& stanza : stanzas)
+            romeo_->send(stanza);
+        romeoReceived_ = drain(*romeo_, pingId);
+    }
+
+    FaultyStorage* storage_ = nullptr;
+    TestServer server_;
+    std::unique_ptr<TestClient> romeo_;
+    std::vector<xml::Element> romeoReceived_;
+};
+
+TEST_F(OfflineTest, StoredMessagesComeWithDelayInOrderOnceAtInitialPresence) {
+    romeoSends({chat("juliet@localhost", "m1", "one"), chat("juliet@localhost/balcony", "m2", "two"),
+                "<message to='juliet@localhost' id='m3'><body>three</body></message>"},
+               "p1");
+    EXPECT_TRUE(romeoReceived_.empty()) << romeoReceived_.front().toString();
+
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    EXPECT_TRUE(drain(*juliet, "p2").empty()) << "messages before any presence";
+    juliet->send("<presence/>");
+    const auto received = drain(*juliet, "p3");
+    ASSERT_EQ(bodies(received), (std::vector<std::string>{"one", "two", "three"}));
+    for (const xml::Element& message : received) {
+        EXPECT_EQ(message.attr("from"), "romeo@localhost/orchard");
+        const xml::Element* delay = message.findChild("delay", "urn:xmpp:delay");
+        ASSERT_TRUE(delay) << message.toString();
+        EXPECT_EQ(delay->attr("from"), "localhost");
+        // The FakeClock starts at 1700000001 (XEP-0082 DateTime, UTC).
+        EXPECT_EQ(delay->attr("stamp"), "2023-11-14T22:13:21Z");
+    }
+    // A presence update is not an initial presence, and the messages are gone from the store.
+    juliet->send("<presence><show>away</show></presence>");
+    EXPECT_TRUE(drain(*juliet, "p4").empty());
+    logOut(server_, juliet, "juliet@localhost/balcony");
+    auto again = loggedIn(server_, "juliet", "secret", "chamber");
+    again->send("<presence/>");
+    EXPECT_TRUE(drain(*again, "p5").empty()) << "delivered messages were not removed";
+}
+
+TEST_F(OfflineTest, NegativePriorityGetsNothingUntilItTurnsNonNegative) {
+    romeoSends({chat("juliet@localhost", "m1", "one")}, "p1");
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    // XEP-0160 §2 note 2: a resource with a negative priority never receives messages to the bare JID.
+    juliet->send("<presence><priority>-1</priority></presence>");
+    EXPECT_TRUE(drain(*juliet, "p2").empty());
+    romeoSends({chat("juliet@localhost", "m2", "two")}, "p3");
+    EXPECT_TRUE(romeoReceived_.empty()) << "stored, not bounced: " << romeoReceived_.front().toString();
+    juliet->send("<presence><priority>1</priority></presence>");
+    EXPECT_EQ(bodies(drain(*juliet, "p4")), (std::vector<std::string>{"one", "two"}));
+}
+
+TEST_F(OfflineTest, AStoreFailureBouncesInternalServerErrorRatherThanLosingTheMessage) {
+    storage_->failOfflinePush = true;
+    romeoSends({chat("juliet@localhost", "m1", "lost?")}, "p1");
+    ASSERT_EQ(romeoReceived_.size(), 1u);
+    EXPECT_EQ(errorCondition(romeoReceived_[0]), "internal-server-error") << romeoReceived_[0].toString();
+    EXPECT_EQ(romeoReceived_[0].attr("id"), "m1");
+    EXPECT_EQ(romeoReceived_[0].attr("from"), "juliet@localhost");
+
+    storage_->failOfflinePush = false;
+    romeoSends({chat("juliet@localhost", "m2", "kept")}, "p2");
+    EXPECT_TRUE(romeoReceived_.empty());
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    juliet->send("<presence/>");
+    EXPECT_EQ(bodies(drain(*juliet, "p3")), (std::vector<std::string>{"kept"}));
+}
+
+TEST_F(OfflineTest, TwoResourcesComingOnlineAtOnceGetEachMessageExactlyOnce) {
+    storage_->slowOfflineLists = true;
+    for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE("round " + std::to_string(round));
+        const std::string r = std::to_string(round);
+        std::vector<std::string> sent;
+        std::vector<std::string> expected;
+        for (int i = 0; i < 5; ++i) {
+            sent.push_back(
+                chat("juliet@localhost", "m" + r + std::to_string(i), r + "-" + std::to_string(i)));
+            expected.push_back(r + "-" + std::to_string(i));
+        }
+        romeoSends(sent, "p" + r);
+        ASSERT_TRUE(romeoReceived_.empty()) << romeoReceived_.front().toString();
+
+        auto balcony = loggedIn(server_, "juliet", "secret", "balcony" + r);
+        auto chamber = loggedIn(server_, "juliet", "secret", "chamber" + r);
+        balcony->send("<presence/>");
+        chamber->send("<presence/>");
+        auto first = bodies(drain(*balcony, "b" + r));
+        auto second = bodies(drain(*chamber, "c" + r));
+        // All to one of them, in order; none twice.
+        EXPECT_TRUE((first == expected && second.empty()) || (second == expected && first.empty()))
+            << "balcony got " << testing::PrintToString(first) << ", chamber got "
+            << testing::PrintToString(second);
+        logOut(server_, balcony, "juliet@localhost/balcony" + r);
+        logOut(server_, chamber, "juliet@localhost/chamber" + r);
+    }
+    EXPECT_EQ(storage_->maxOverlappingLists.load(), 1) << "two deliveries read the store at once";
+}
+
+TEST_F(OfflineTest, MessagesArrivingWhileAResourceComesOnlineAreNeitherLostNorDuplicated) {
+    storage_->slowOfflineLists = true;
+    romeoSends({chat("juliet@localhost", "m0", "stored")}, "p0");
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    // Romeo keeps sending while Juliet's initial presence is being handled on the other loop.
+    juliet->send("<presence/>");
+    std::vector<std::string> sent;
+    std::multiset<std::string> expected{"stored"};
+    for (int i = 0; i < 30; ++i) {
+        sent.push_back(chat("juliet@localhost", "m" + std::to_string(i + 1), std::to_string(i)));
+        expected.insert(std::to_string(i));
+    }
+    romeoSends(sent, "p1");
+    for (const xml::Element& stanza : romeoReceived_)
+        ADD_FAILURE() << "Romeo got " << stanza.toString();
+    // By the time Romeo's ping came back every message had been delivered or stored; by the time
+    // Juliet's comes back her initial presence has been handled, which delivered what was stored
+    // before it read the store, and what came after went straight to her.
+    auto received = bodies(drain(*juliet, "p2"));
+    EXPECT_EQ(std::multiset<std::string>(received.begin(), received.end()), expected);
+    // Nothing was left behind in the store either.
+    logOut(server_, juliet, "juliet@localhost/balcony");
+    auto again = loggedIn(server_, "juliet", "secret", "chamber");
+    again->send("<presence/>");
+    EXPECT_TRUE(bodies(drain(*again, "p3")).empty());
+}
+
+class OfflineQuotaTest : public OfflineTest {
+  protected:
+    OfflineQuotaTest()
+        : OfflineTest(
+              [](server::ServerConfig& config) { setOption(config, "offline", "max_messages", "2"); }) {}
+};
+
+TEST_F(OfflineQuotaTest, AFullQueueBouncesResourceConstraintOfTypeWait) {
+    romeoSends({chat("juliet@localhost", "m1", "one"), chat("juliet@localhost", "m2", "two"),
+                chat("juliet@localhost", "m3", "three")},
+               "p1");
+    ASSERT_EQ(romeoReceived_.size(), 1u);
+    EXPECT_EQ(romeoReceived_[0].attr("id"), "m3");
+    EXPECT_EQ(errorCondition(romeoReceived_[0]), "resource-constraint") << romeoReceived_[0].toString();
+    const xml::Element* error = romeoReceived_[0].findChild("error", "jabber:client");
+    ASSERT_TRUE(error);
+    EXPECT_EQ(error->attr("type"), "wait");
+
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    juliet->send("<presence/>");
+    EXPECT_EQ(bodies(drain(*juliet, "p2")), (std::vector<std::string>{"one", "two"}));
+    logOut(server_, juliet, "juliet@localhost/balcony");
+    // Delivered messages free the queue.
+    romeoSends({chat("juliet@localhost", "m4", "four")}, "p3");
+    EXPECT_TRUE(romeoReceived_.empty());
+}
+
+}  // namespace
+}  // namespace parley::test
