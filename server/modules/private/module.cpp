@@ -6,9 +6,9 @@
 #include <array>
 
 #include "parley/modules/options.h"
+#include "parley/modules/stored_xml.h"
 #include "parley/server/module.h"
 #include "parley/storage/storage.h"
-#include "parley/xml/stream_parser.h"
 
 namespace parley::server::modules {
 namespace {
@@ -106,16 +106,11 @@ class PrivateModule final : public Module {
             query.append(std::move(name), std::move(ns));
             co_return query;
         }
-        const std::string& xml = **found;
-        xml::StreamLimits limits;
-        limits.maxElementBytes = std::max(limits.maxElementBytes, xml.size());
-        auto parsed = xml::parseElement(xml, limits);
-        if (!parsed.element) {
-            context_->log().error("stored private data " + key + " of " + owner.str() + " does not parse: " +
-                                  (parsed.failure ? parsed.failure->detail : std::string("no element")));
+        auto fragment =
+            parseStoredXml(**found, context_->log(), "private data " + key + " of " + owner.str());
+        if (!fragment)
             co_return StanzaError(StanzaErrorCondition::InternalServerError, "The stored data is damaged");
-        }
-        query.append(std::move(*parsed.element));
+        query.append(std::move(*fragment));
         co_return query;
     }
 

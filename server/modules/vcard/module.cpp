@@ -1,12 +1,10 @@
 // XEP-0054 vcard-temp: an account stores its vCard on the server, whole, and anyone may read it (§5:
 // vCards are world-readable). The server answers for the account's bare JID (§3.3); vCards of the
 // server itself are not kept.
-#include <algorithm>
-
-#include "parley/modules/options.h"
 #include "parley/server/module.h"
+#include "parley/modules/options.h"
+#include "parley/modules/stored_xml.h"
 #include "parley/storage/storage.h"
-#include "parley/xml/stream_parser.h"
 
 namespace parley::server::modules {
 namespace {
@@ -84,16 +82,10 @@ class VcardModule final : public Module {
                 co_return xml::Element("vCard", std::string(kVcardNs));
             co_return StanzaError(StanzaErrorCondition::ServiceUnavailable);
         }
-        const std::string& xml = **found;
-        xml::StreamLimits limits;
-        limits.maxElementBytes = std::max(limits.maxElementBytes, xml.size());
-        auto parsed = xml::parseElement(xml, limits);
-        if (!parsed.element) {
-            context_->log().error("the stored vCard of " + owner.str() + " does not parse: " +
-                                  (parsed.failure ? parsed.failure->detail : std::string("no element")));
+        auto vcard = parseStoredXml(**found, context_->log(), "vCard of " + owner.str());
+        if (!vcard)
             co_return StanzaError(StanzaErrorCondition::InternalServerError, "The stored vCard is damaged");
-        }
-        co_return std::move(*parsed.element);
+        co_return std::move(*vcard);
     }
 
     ModuleContext* context_ = nullptr;

@@ -1,6 +1,6 @@
 // The size limits of the stored documents of XEP-0054 vCards and XEP-0049 private XML (option
-// max_bytes of the vcard and private modules), the fallback for a malformed option, and storage
-// failures, which transcripts cannot reach.
+// max_bytes of the vcard and private modules), the fallback for a malformed option, storage failures
+// and damaged stored documents, which transcripts cannot reach.
 #include <gtest/gtest.h>
 
 #include "module_test_util.h"
@@ -135,6 +135,23 @@ TEST(DocumentLimits, AStorageFailureIsAnInternalServerError) {
     ASSERT_TRUE(reply);
     EXPECT_EQ(errorCondition(*reply), "internal-server-error") << reply->toString();
     reply = getPrivate(*romeo, "p2");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(errorCondition(*reply), "internal-server-error") << reply->toString();
+}
+
+TEST(DocumentLimits, ADamagedStoredDocumentIsAnInternalServerError) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    auto& values = server.server().core().storage().keyValue();
+    ASSERT_TRUE(
+        runSync(values.set("localhost", "romeo", "vcard", "vcard", "<vCard xmlns='vcard-temp'><FN>")));
+    ASSERT_TRUE(runSync(values.set("localhost", "romeo", "private", "{urn:example:prefs}prefs", "not xml")));
+    auto romeo = loggedIn(server, "romeo", "secret", "orchard");
+
+    auto reply = getVcard(*romeo, "v1");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(errorCondition(*reply), "internal-server-error") << reply->toString();
+    reply = getPrivate(*romeo, "p1");
     ASSERT_TRUE(reply);
     EXPECT_EQ(errorCondition(*reply), "internal-server-error") << reply->toString();
 }
