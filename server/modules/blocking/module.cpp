@@ -261,11 +261,13 @@ class BlockingModule final : public Module {
         }
         if (!isBlockedBy(**list, to))
             co_return HookVerdict::Continue;
-        // §3.3: not routed. The client is told why (not-acceptable with <blocked/>), directly: routed
-        // from the blocked address, the error would itself be blocked. Presence the server sends on
-        // the account's behalf (broadcasts, probe answers) is dropped, so the contact sees it offline.
+        // §3.3: not routed. The client is told why (not-acceptable with <blocked/>, of type cancel as in
+        // the XEP's example: resending will not help), directly: routed from the blocked address, the
+        // error would itself be blocked. Presence the server sends on the account's behalf (broadcasts,
+        // probe answers) is dropped, so the contact sees it offline.
         if (session && isAnswerable(*stanza)) {
-            StanzaError error(StanzaErrorCondition::NotAcceptable, "You have blocked this address");
+            StanzaError error(StanzaErrorCondition::NotAcceptable, xmpp::StanzaErrorType::Cancel,
+                              "You have blocked this address");
             error.applicationCondition = xml::Element("blocked", std::string(kBlockingErrors));
             if (auto reply = xmpp::makeErrorReply(*stanza, error))
                 session->deliver(std::make_shared<const xmpp::Stanza>(std::move(*reply)));
@@ -373,6 +375,9 @@ class BlockingModule final : public Module {
             std::sort(updated.begin(), updated.end());
             cache_.assign(account.str(), std::make_shared<const BlockList>(std::move(updated)));
         }
+        push(account, command("block", *items));
+        // Routing may wait for other accounts' locks (docs/HACKING.md): not while holding this one.
+        guard.release();
         // §3.3: the newly blocked contacts that receive the account's presence now see it go offline.
         // These pass this module's own check, which would drop them now.
         const std::vector<Jid> targets = co_await presenceTargets(account, added);
@@ -387,7 +392,6 @@ class BlockingModule final : public Module {
                 co_await routePassing(std::move(unavailable));
             }
         }
-        push(account, command("block", *items));
         co_return std::nullopt;
     }
 
@@ -436,6 +440,7 @@ class BlockingModule final : public Module {
         }
         cache_.assign(account.str(), std::make_shared<const BlockList>(std::move(updated)));
         push(account, command("unblock", *items));
+        guard.release();
         // §3.4: the unblocked contacts that receive the account's presence get its current presence.
         const std::vector<Jid> targets = co_await presenceTargets(account, removed);
         for (const SessionPtr& session : context_->sessionsOf(account)) {
