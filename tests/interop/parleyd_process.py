@@ -76,6 +76,14 @@ backend = "sqlite"
         with self.log_changed:
             return self.log_changed.wait_for(lambda: any(text in line for line in self.log), timeout)
 
+    def kill(self, timeout=15):
+        """SIGKILLs parleyd (no shutdown code runs) and keeps the data directory, so that start() can
+        run a new parleyd on the same configuration, ports and data. Returns the exit status."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+        return self.process.returncode if self.process else None
+
     def stop(self):
         if self.process and self.process.poll() is None:
             self.process.terminate()
