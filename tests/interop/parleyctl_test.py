@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Integration test of parleyctl (server/main/src/parleyctl.cpp): `check` on good and bad
-configurations, the account commands on the SQLite database (adduser, users, passwd, deluser),
-`modules`, and with a running parleyd: `status`, `sessions`, and that passwd/deluser close the
-account's streams. Clients are raw sockets over direct TLS (XEP-0368) with SASL PLAIN.
+configurations, the account commands on the SQLite database (adduser, users, passwd, deluser, and
+release of a deleted account's tombstone), `modules`, and with a running parleyd: `status`,
+`sessions`, that passwd/deluser close the account's streams and that deluser goes through the server. Clients are raw sockets over direct TLS (XEP-0368) with SASL PLAIN.
 
 usage: parleyctl_test.py PATH_TO_PARLEYCTL PATH_TO_PARLEYD
 Prints one line per check and "N passed, M failed"; exits 1 on any failure.
@@ -214,6 +214,26 @@ def run_checks(ctl, server):
     check("deluser of an unknown user fails with a clear message",
           result[0] != 0 and "nobody@localhost" in result[2] and "no such account" in result[2], describe(result))
 
+    # A deleted account leaves a tombstone: the name stays taken until an administrator releases it.
+    result = ctl.run("adduser", "bob@localhost", password="bob-2")
+    check("adduser of a deleted name fails, says why and how to release it",
+          result[0] != 0 and "bob@localhost" in result[2] and "deleted" in result[2]
+          and "parleyctl release bob@localhost" in result[2], describe(result))
+    result = ctl.run("release", "alice@localhost")
+    check("release of a live account fails clearly", result[0] != 0 and "alice@localhost" in result[2]
+          and "exists" in result[2], describe(result))
+    result = ctl.run("release", "nobody@localhost")
+    check("release of a name never deleted fails clearly", result[0] != 0 and "nobody@localhost" in result[2]
+          and "no deleted account" in result[2], describe(result))
+    result = ctl.run("release", "bob@localhost")
+    check("release of a deleted name", result[0] == 0 and "released bob@localhost" in result[1], describe(result))
+    result = ctl.run("adduser", "bob@localhost", password="bob-2")
+    check("adduser after release", result[0] == 0 and "created bob@localhost" in result[1], describe(result))
+    result = ctl.run("deluser", "bob@localhost")
+    check("deluser of the new account", result[0] == 0 and "deleted bob@localhost" in result[1], describe(result))
+    result = ctl.run("--help")
+    check("the help text names release", result[0] == 0 and "release JID" in result[1], describe(result))
+
     result = ctl.run("passwd", "nobody@localhost", password="x")
     check("passwd of an unknown user fails", result[0] != 0 and "no such account" in result[2], describe(result))
 
@@ -257,6 +277,31 @@ def run_checks(ctl, server):
     check("deluser closes the user's session with not-authorized", condition == "not-authorized", repr(condition))
     check("the server closes the connection", alice.wait_closed())
     alice.close()
+    # Through the admin socket, so that the server's modules hear of it (AccountDeleted).
+    check("a running server deletes the account itself",
+          server.wait_for_log("account deleted by parleyctl: alice@localhost", 10))
+
+    result = ctl.run("deluser", "alice@localhost")
+    check("deluser of an unknown user with a running server fails clearly",
+          result[0] != 0 and "alice@localhost" in result[2] and "no such account" in result[2], describe(result))
+    result = ctl.run("adduser", "alice@localhost", password="alice-4")
+    check("adduser of the name deleted by the running server fails",
+          result[0] != 0 and "deleted" in result[2] and "parleyctl release alice@localhost" in result[2],
+          describe(result))
+    result = ctl.run("release", "alice@localhost")
+    check("release while the server runs", result[0] == 0 and "released alice@localhost" in result[1],
+          describe(result))
+    result = ctl.run("adduser", "alice@localhost", password="alice-4")
+    check("adduser after release while the server runs", result[0] == 0, describe(result))
+    fresh = RawClient(server.direct_port)
+    jid = fresh.login("alice", "alice-4", "new")
+    check("the new account logs in", jid == "alice@localhost/new", repr(jid))
+    result = ctl.run("deluser", "alice@localhost")
+    check("deluser of the new account", result[0] == 0 and "deleted alice@localhost" in result[1], describe(result))
+    condition = fresh.stream_error()
+    check("deluser closes the new account's session too", condition == "not-authorized" and fresh.wait_closed(),
+          repr(condition))
+    fresh.close()
 
     result = ctl.run("sessions")
     check("sessions is empty after deluser", result[0] == 0 and result[1].strip() == "", describe(result))

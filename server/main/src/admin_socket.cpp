@@ -13,7 +13,9 @@
 #include <boost/asio/write.hpp>
 #include <istream>
 
+#include "parley/server/log.h"
 #include "parley/server/server.h"
+#include "parley/storage/storage.h"
 #include "parley/streams/c2s_service.h"
 
 namespace parley::server {
@@ -72,7 +74,7 @@ Result<std::unique_ptr<AdminSocket>, std::string> AdminSocket::open(Server& serv
                 std::istream input(&buffer);
                 std::string command;
                 std::getline(input, command);
-                const std::string reply = AdminSocket::execute(*srv, command);
+                const std::string reply = co_await AdminSocket::execute(srv, std::move(command));
                 co_await asio::async_write(socket, asio::buffer(reply), kTuple);
             }
         },
@@ -80,11 +82,30 @@ Result<std::unique_ptr<AdminSocket>, std::string> AdminSocket::open(Server& serv
     return admin;
 }
 
-std::string AdminSocket::execute(Server& server, const std::string& command) {
-    ServerCore& core = server.core();
+namespace {
+
+const Logger& adminLog() {
+    static const Logger log("admin");
+    return log;
+}
+
+// Closes every session of an account; returns how many there were.
+std::size_t closeSessionsOf(ServerCore& core, const Jid& bare, std::string text) {
+    std::size_t closed = 0;
+    for (const SessionPtr& session : core.sessions().resourcesOf(bare)) {
+        session->close({xmpp::StreamErrorCondition::NotAuthorized, text, {}});
+        ++closed;
+    }
+    return closed;
+}
+
+}  // namespace
+
+asio::awaitable<std::string> AdminSocket::execute(Server* server, std::string command) {
+    ServerCore& core = server->core();
     if (command == "status") {
-        return "connections " + std::to_string(server.c2s().liveConnections()) + "\nsessions " +
-               std::to_string(core.sessions().size()) + "\n";
+        co_return "connections " + std::to_string(server->c2s().liveConnections()) + "\nsessions " +
+            std::to_string(core.sessions().size()) + "\n";
     }
     if (command == "sessions") {
         std::string out;
@@ -92,22 +113,43 @@ std::string AdminSocket::execute(Server& server, const std::string& command) {
             out += session->jid().str() + "\t" + (session->isAvailable() ? "available" : "unavailable") +
                    "\t" + std::to_string(session->priority()) + "\t" + session->describe() + "\n";
         });
-        return out;
+        co_return out;
     }
     if (command.starts_with("kick ")) {
         auto jid = Jid::parse(command.substr(5));
         if (!jid)
-            return "error: not a JID\n";
-        std::size_t closed = 0;
-        for (const SessionPtr& session : core.sessions().resourcesOf(jid->bare())) {
-            session->close({xmpp::StreamErrorCondition::NotAuthorized,
-                            "The account was changed by an administrator",
-                            {}});
-            ++closed;
-        }
-        return "closed " + std::to_string(closed) + "\n";
+            co_return "error: not a JID\n";
+        const std::size_t closed =
+            closeSessionsOf(core, jid->bare(), "The account was changed by an administrator");
+        co_return "closed " + std::to_string(closed) + "\n";
     }
-    return "error: unknown command '" + command + "'\n";
+    if (command.starts_with("deluser ")) {
+        // Deleted here rather than by parleyctl on the database, so that the modules hear of it
+        // (AccountDeleted: the blocking module drops its cached list) before the sessions close.
+        auto jid = Jid::parse(command.substr(8));
+        if (!jid || !jid->hasLocal() || jid->hasResource())
+            co_return "error: not an account address\n";
+        if (!core.host(jid->domain()))
+            co_return "error: " + std::string(jid->domain()) + " is not a host of this server\n";
+        std::string host(jid->domain());
+        std::string user(jid->local());
+        auto removed =
+            co_await core.storage().accounts().deleteAccount(host, user, core.clock().unixSeconds());
+        if (!removed) {
+            if (removed.error() == storage::StorageError::NotFound)
+                co_return "error: no such account\n";
+            adminLog().error("cannot delete the account " + jid->bare().str() + ": " +
+                             std::string(storage::toString(removed.error())));
+            co_return "error: the storage failed (" + std::string(storage::toString(removed.error())) +
+                "); see the server log\n";
+        }
+        adminLog().info("account deleted by parleyctl: " + jid->bare().str());
+        const AccountDeletedEvent event{std::move(host), std::move(user)};
+        core.modules().fireAccountDeleted(event);
+        const std::size_t closed = closeSessionsOf(core, jid->bare(), "The account was removed");
+        co_return "deleted, closed " + std::to_string(closed) + "\n";
+    }
+    co_return "error: unknown command '" + command + "'\n";
 }
 
 Result<std::string, AdminError> adminRequest(const std::filesystem::path& socketPath,

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 
@@ -30,7 +31,10 @@ int usage(int code) {
            "  adduser JID [--password-file F]   create an account (password from a prompt, the\n"
            "                                    PARLEY_PASSWORD variable or a file)\n"
            "  passwd JID [--password-file F]    set an account's password\n"
-           "  deluser JID                       delete an account and everything stored for it\n"
+           "  deluser JID                       delete an account and everything stored for it; the\n"
+           "                                    name stays taken (a tombstone) until released\n"
+           "  release JID                       free the name of a deleted account, so that it can be\n"
+           "                                    registered again (its old contacts may still write to it)\n"
            "  users [DOMAIN]                    list accounts (all configured domains by default)\n"
            "  sessions                          list connected sessions of the running server\n"
            "  status                            whether the server runs, with counts\n"
@@ -78,6 +82,16 @@ std::optional<std::string> readPassword(const std::string& passwordFile) {
         return std::nullopt;
     }
     return first;
+}
+
+// Unix seconds as "2024-05-01 12:00:00 UTC".
+std::string utcTime(std::int64_t unixSeconds) {
+    const auto time = static_cast<std::time_t>(unixSeconds);
+    std::tm utc{};
+    gmtime_r(&time, &utc);
+    char text[40];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+    return text;
 }
 
 template <class Awaitable>
@@ -152,8 +166,30 @@ int main(int argc, char** argv) {
         return 0;
     }
 
-    // Account commands work on the database directly (SQLite allows it while the server runs), then
-    // tell a running server so it can close the account's sessions.
+    // deluser goes through a running server, which deletes the account itself so that its modules
+    // drop what they keep for it (AccountDeleted) and the account's sessions close.
+    if (command == "deluser" && positional.size() == 2) {
+        auto jid = Jid::parse(positional[1]);
+        if (jid && jid->hasLocal() && !jid->hasResource() && config.findHost(jid->domain())) {
+            auto reply = adminRequest(socketPath, "deluser " + jid->str());
+            // No server answers (or one too old to know deluser): the database is changed below.
+            if (reply && !reply->starts_with("error: unknown command")) {
+                if (reply->starts_with("deleted")) {
+                    std::cout << "deleted " << jid->str() << "\n";
+                    return 0;
+                }
+                std::string why = reply->starts_with("error: ") ? reply->substr(7) : *reply;
+                while (!why.empty() && why.back() == '\n')
+                    why.pop_back();
+                std::cerr << "parleyctl: cannot delete " << jid->str() << ": "
+                          << (why.empty() ? "parleyd gave no answer" : why) << "\n";
+                return 1;
+            }
+        }
+    }
+
+    // The other account commands work on the database directly (SQLite allows it while the server
+    // runs), then tell a running server so it can close the account's sessions.
     if (config.storage.backend == "memory") {
         std::cerr
             << "parleyctl: the configuration uses in-memory storage; accounts exist only inside parleyd\n";
@@ -200,11 +236,18 @@ int main(int argc, char** argv) {
                                      std::move(credentials), static_cast<std::int64_t>(std::time(nullptr))};
             auto created = runSync(store.accounts().createAccount(std::move(account)));
             if (!created) {
-                std::cerr << "parleyctl: cannot create " << jid->str() << ": "
-                          << (created.error() == storage::StorageError::AlreadyExists
-                                  ? "the account exists already"
-                                  : storage::toString(created.error()))
-                          << "\n";
+                std::string why(storage::toString(created.error()));
+                if (created.error() == storage::StorageError::AlreadyExists) {
+                    why = "the account exists already";
+                    auto tombstone = runSync(store.accounts().findTombstone(std::string(jid->domain()),
+                                                                            std::string(jid->local())));
+                    if (tombstone && tombstone->has_value()) {
+                        why = "the name belonged to an account deleted on " + utcTime(**tombstone) +
+                              " and stays taken; `parleyctl release " + jid->str() +
+                              "` frees it if it may go to someone new";
+                    }
+                }
+                std::cerr << "parleyctl: cannot create " << jid->str() << ": " << why << "\n";
                 status = 1;
             } else {
                 std::cout << "created " << jid->str() << "\n";
@@ -228,8 +271,10 @@ int main(int argc, char** argv) {
         auto jid = parseAccount(positional[1]);
         if (!jid)
             return 2;
+        // No server runs (see above): nothing else holds state for the account.
         auto removed =
-            runSync(store.accounts().deleteAccount(std::string(jid->domain()), std::string(jid->local())));
+            runSync(store.accounts().deleteAccount(std::string(jid->domain()), std::string(jid->local()),
+                                                   static_cast<std::int64_t>(std::time(nullptr))));
         if (!removed) {
             std::cerr << "parleyctl: cannot delete " << jid->str() << ": "
                       << (removed.error() == storage::StorageError::NotFound
@@ -240,6 +285,25 @@ int main(int argc, char** argv) {
         } else {
             std::cout << "deleted " << jid->str() << "\n";
             (void)adminRequest(socketPath, "kick " + jid->str());
+        }
+    } else if (command == "release" && positional.size() == 2) {
+        auto jid = parseAccount(positional[1]);
+        if (!jid)
+            return 2;
+        const std::string host(jid->domain());
+        const std::string user(jid->local());
+        auto released = runSync(store.accounts().removeTombstone(host, user));
+        if (!released) {
+            std::string why(storage::toString(released.error()));
+            if (released.error() == storage::StorageError::NotFound) {
+                auto account = runSync(store.accounts().findAccount(host, user));
+                why = account && account->has_value() ? "the account exists (deluser deletes it)"
+                                                      : "no deleted account had this name";
+            }
+            std::cerr << "parleyctl: cannot release " << jid->str() << ": " << why << "\n";
+            status = 1;
+        } else {
+            std::cout << "released " << jid->str() << ": the name can be registered again\n";
         }
     } else if (command == "users" && positional.size() <= 2) {
         for (const HostConfig& host : config.hosts) {

@@ -220,8 +220,9 @@ class RegisterModule final : public Module {
     }
 
     asio::awaitable<IqResult> cancel(Jid from) {
-        auto removed = co_await context_->storage().accounts().deleteAccount(std::string(from.domain()),
-                                                                             std::string(from.local()));
+        // The name keeps a tombstone (docs/storage.md): registering it again is a conflict.
+        auto removed = co_await context_->storage().accounts().deleteAccount(
+            std::string(from.domain()), std::string(from.local()), context_->clock().unixSeconds());
         if (!removed && removed.error() != storage::StorageError::NotFound) {
             co_return StanzaError(StanzaErrorCondition::InternalServerError,
                                   "The account could not be removed");

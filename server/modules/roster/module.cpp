@@ -608,6 +608,23 @@ class RosterModule final : public Module {
         co_return found && found->has_value();
     }
 
+    // For a stanza to an account that does not exist: the `gone` error to answer with when the account
+    // was deleted (its name has a tombstone, reliability row 45, cf. Prosody's mod_tombstones), or
+    // nothing for a name that never existed (§8.5.1: dropped, not revealed).
+    asio::awaitable<StanzaPtr> goneReply(StanzaPtr stanza) {
+        const Jid account = stanza->to()->bare();
+        auto tombstone = co_await ctx_->storage().accounts().findTombstone(std::string(account.domain()),
+                                                                           std::string(account.local()));
+        if (!tombstone || !tombstone->has_value())
+            co_return nullptr;
+        // RFC 6120 §8.3.3.5: the recipient "can no longer be contacted at this address".
+        auto reply = xmpp::makeErrorReply(
+            *stanza, StanzaError(StanzaErrorCondition::Gone, "This account was deleted"));
+        if (!reply)
+            co_return nullptr;
+        co_return std::make_shared<const Stanza>(std::move(*reply));
+    }
+
     // §4.3.2: a probe from `prober` for the account's presence.
     asio::awaitable<void> answerProbe(StanzaPtr probe) {
         const Jid account = probe->to()->bare();
@@ -626,11 +643,17 @@ class RosterModule final : public Module {
             appendPresenceOfResources(account, prober, outgoing);
         } else {
             // Not subscribed: say so (this also tells a server that thinks otherwise, §4.3.2 #1); an
-            // unknown account is not revealed (§8.5.1: dropped).
+            // unknown account is not revealed (§8.5.1: dropped), a deleted one is (tombstone).
             const bool exists = co_await accountExists(account);
-            if (!exists)
-                co_return;
+            StanzaPtr gone;  // a deleted account also says `gone` (as Prosody's mod_tombstones)
+            if (!exists) {
+                gone = co_await goneReply(probe);
+                if (!gone)
+                    co_return;
+            }
             outgoing.push_back(makePresence("unsubscribed", account, prober.bare()));
+            if (gone)
+                outgoing.push_back(std::move(gone));
         }
         for (StanzaPtr& stanza : outgoing)
             co_await ctx_->route(std::move(stanza));
@@ -676,9 +699,13 @@ class RosterModule final : public Module {
                     bool exists = existing.has_value();
                     if (!exists)
                         exists = co_await accountExists(account);
-                    if (!exists)
-                        co_return;  // §8.5.1: no such user: ignored
-                    if (!item.pendingIn || item.pendingInStanza.empty()) {
+                    if (!exists) {
+                        // §8.5.1: no such user: ignored, unless it was deleted (answered after the lock).
+                        StanzaPtr gone = co_await goneReply(stanza);
+                        if (!gone)
+                            co_return;
+                        outgoing.push_back(std::move(gone));
+                    } else if (!item.pendingIn || item.pendingInStanza.empty()) {
                         item.pendingIn = true;
                         item.pendingInStanza = delivered->element().toString();
                         if (!existing)
@@ -686,7 +713,7 @@ class RosterModule final : public Module {
                         changed = true;
                         pushChange = false;  // "Pending In" shows in no attribute (§2.1.2): no push
                     }
-                    deliver = true;  // and kept for the next login (pendingIn)
+                    deliver = exists;  // and kept for the next login (pendingIn)
                 }
             } else if (type == "subscribed") {
                 // §3.1.6: only an answer to a pending request counts.

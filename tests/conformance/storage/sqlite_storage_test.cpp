@@ -122,7 +122,8 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
         EXPECT_EQ(rows[i][2], "1");
     }
     EXPECT_EQ(raw.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
-              (std::vector<std::vector<std::string>>{{"accounts"},
+              (std::vector<std::vector<std::string>>{{"account_tombstones"},
+                                                     {"accounts"},
                                                      {"blocklist"},
                                                      {"key_value"},
                                                      {"offline_messages"},
@@ -179,13 +180,31 @@ TEST_F(SqliteStorageTest, DeletingAnAccountCascadesToItsCredentialRows) {
     ASSERT_TRUE(run(storage->roster().removeItem("example.org", "juliet", "b@example.com")));
     ASSERT_TRUE(run(storage->offline().push("example.org", "juliet", offlineMessage("<message/>"), 0)));
     ASSERT_TRUE(run(storage->blockList().add("example.org", "juliet", {"c@example.com"}, 0)));
-    ASSERT_TRUE(run(storage->accounts().deleteAccount("example.org", "juliet")));
+    ASSERT_TRUE(run(storage->accounts().deleteAccount("example.org", "juliet", 1800000000)));
     storage->close();
     RawDatabase raw(file_);
     for (const char* table : {"accounts", "scram_credentials", "key_value", "roster_items", "roster_versions",
                               "roster_tombstones", "offline_messages", "blocklist"}) {
         EXPECT_TRUE(raw.rows(std::string{"SELECT * FROM "} + table).empty()) << table;
     }
+    // Only the name's tombstone is left, written in the same transaction.
+    EXPECT_EQ(raw.rows("SELECT host, username, deleted_at FROM account_tombstones"),
+              (std::vector<std::vector<std::string>>{{"example.org", "juliet", "1800000000"}}));
+}
+
+TEST_F(SqliteStorageTest, TombstonesSurviveReopening) {
+    {
+        auto storage = open();
+        ASSERT_TRUE(run(storage->accounts().createAccount(account("example.org", "juliet"))));
+        ASSERT_TRUE(run(storage->accounts().deleteAccount("example.org", "juliet", 1800000000)));
+    }
+    auto storage = open();
+    auto tombstone = run(storage->accounts().findTombstone("example.org", "juliet"));
+    ASSERT_TRUE(tombstone);
+    EXPECT_EQ(*tombstone, std::optional<std::int64_t>{1800000000});
+    auto created = run(storage->accounts().createAccount(account("example.org", "juliet")));
+    ASSERT_FALSE(created);
+    EXPECT_EQ(created.error(), StorageError::AlreadyExists);
 }
 
 TEST_F(SqliteStorageTest, ReopeningKeepsRostersOfflineMessagesAndBlockLists) {
@@ -496,7 +515,7 @@ asio::awaitable<int> callsResumedElsewhere(Storage* storage, asio::io_context* i
     check();
     std::ignore = co_await storage->accounts().listAccounts("example.org");
     check();
-    std::ignore = co_await storage->accounts().deleteAccount("example.org", username);
+    std::ignore = co_await storage->accounts().deleteAccount("example.org", username, 1800000000);
     check();
     co_return elsewhere;
 }

@@ -115,6 +115,11 @@ class StorageConformance : public ::testing::Test {
         EXPECT_TRUE(found) << toString(found.error());
         return found ? *found : std::nullopt;
     }
+    std::optional<std::int64_t> tombstone(std::string host, std::string username) {
+        auto found = run(accounts().findTombstone(std::move(host), std::move(username)));
+        EXPECT_TRUE(found) << toString(found.error());
+        return found ? *found : std::nullopt;
+    }
     std::vector<std::string> list(std::string host) {
         auto listed = run(accounts().listAccounts(std::move(host)));
         EXPECT_TRUE(listed) << toString(listed.error());
@@ -311,12 +316,14 @@ TYPED_TEST_P(StorageConformance, SetCredentialsOfAbsentAccountIsNotFound) {
 TYPED_TEST_P(StorageConformance, DeleteAccountRemovesItAndItsCredentials) {
     this->create(account("example.org", "juliet"));
     this->create(account("example.org", "romeo"));
-    auto deleted = this->run(this->accounts().deleteAccount("example.org", "juliet"));
+    auto deleted = this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000));
     ASSERT_TRUE(deleted) << toString(deleted.error());
     EXPECT_EQ(this->find("example.org", "juliet"), std::nullopt);
     EXPECT_EQ(this->list("example.org"), std::vector<std::string>{"romeo"});
 
-    // Re-registering the name starts from nothing: no credential of the old account survives.
+    // Re-registering the name (once released) starts from nothing: no credential of the old account
+    // survives.
+    ASSERT_TRUE(this->run(this->accounts().removeTombstone("example.org", "juliet")));
     Account again = account("example.org", "juliet", 99);
     again.credentials = {credential(HashAlgorithm::Sha512, "again")};
     this->create(again);
@@ -324,13 +331,13 @@ TYPED_TEST_P(StorageConformance, DeleteAccountRemovesItAndItsCredentials) {
 }
 
 TYPED_TEST_P(StorageConformance, DeleteAbsentAccountIsNotFound) {
-    auto deleted = this->run(this->accounts().deleteAccount("example.org", "nobody"));
+    auto deleted = this->run(this->accounts().deleteAccount("example.org", "nobody", 1800000000));
     ASSERT_FALSE(deleted);
     EXPECT_EQ(deleted.error(), StorageError::NotFound);
 
     this->create(account("example.org", "juliet"));
-    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet")));
-    auto again = this->run(this->accounts().deleteAccount("example.org", "juliet"));
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
+    auto again = this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000));
     ASSERT_FALSE(again);
     EXPECT_EQ(again.error(), StorageError::NotFound);
 }
@@ -344,11 +351,77 @@ TYPED_TEST_P(StorageConformance, DeleteAccountRemovesOnlyThatUsersDocuments) {
     this->set("example.org", "romeo", "private", "a", "3");
     this->set("example.net", "juliet", "private", "a", "4");
 
-    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet")));
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
     EXPECT_EQ(this->get("example.org", "juliet", "private", "a"), std::nullopt);
     EXPECT_EQ(this->get("example.org", "juliet", "vcard", ""), std::nullopt);
     EXPECT_EQ(this->get("example.org", "romeo", "private", "a"), "3");
     EXPECT_EQ(this->get("example.net", "juliet", "private", "a"), "4");
+}
+
+TYPED_TEST_P(StorageConformance, DeleteAccountLeavesATombstoneWithTheDeletionTime) {
+    this->create(account("example.org", "juliet"));
+    this->create(account("example.org", "romeo"));
+    EXPECT_EQ(this->tombstone("example.org", "juliet"), std::nullopt);  // a live account has none
+    EXPECT_EQ(this->tombstone("example.org", "nobody"), std::nullopt);  // nor a name never used
+
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000123)));
+    EXPECT_EQ(this->tombstone("example.org", "juliet"), 1800000123);
+    EXPECT_EQ(this->tombstone("example.org", "romeo"), std::nullopt);
+    EXPECT_EQ(this->tombstone("example.net", "juliet"), std::nullopt);
+    EXPECT_EQ(this->tombstone("example.org", "juliet2"), std::nullopt);
+    // The tombstone is not an account.
+    EXPECT_EQ(this->find("example.org", "juliet"), std::nullopt);
+    EXPECT_EQ(this->list("example.org"), std::vector<std::string>{"romeo"});
+    // Deleting again is NotFound and leaves the tombstone as it was.
+    auto again = this->run(this->accounts().deleteAccount("example.org", "juliet", 1900000000));
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error(), StorageError::NotFound);
+    EXPECT_EQ(this->tombstone("example.org", "juliet"), 1800000123);
+}
+
+TYPED_TEST_P(StorageConformance, TombstonedNameCannotBeCreatedAgainUntilReleased) {
+    this->create(account("example.org", "juliet", 1));
+    this->put("example.org", "juliet", rosterItem("romeo@example.net"));
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
+
+    // Refused like a taken name, so in-band registration answers <conflict/>.
+    auto refused = this->run(this->accounts().createAccount(account("example.org", "juliet", 2)));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), StorageError::AlreadyExists);
+    EXPECT_EQ(this->find("example.org", "juliet"), std::nullopt);
+    EXPECT_EQ(this->tombstone("example.org", "juliet"), 1800000000);
+    // Only that name on that host.
+    this->create(account("example.net", "juliet"));
+    this->create(account("example.org", "Juliet"));
+
+    ASSERT_TRUE(this->run(this->accounts().removeTombstone("example.org", "juliet")));
+    EXPECT_EQ(this->tombstone("example.org", "juliet"), std::nullopt);
+    this->create(account("example.org", "juliet", 3));
+    EXPECT_EQ(this->find("example.org", "juliet")->createdAt, 3);
+    EXPECT_EQ(this->load("example.org", "juliet").version, 0u);
+
+    // Deleted a second time, the name gets a new tombstone with the new time.
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1900000000)));
+    EXPECT_EQ(this->tombstone("example.org", "juliet"), 1900000000);
+}
+
+TYPED_TEST_P(StorageConformance, RemoveAbsentTombstoneIsNotFound) {
+    auto none = this->run(this->accounts().removeTombstone("example.org", "nobody"));
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error(), StorageError::NotFound);
+
+    // A live account has no tombstone to remove, and removing nothing leaves the account alone.
+    this->create(account("example.org", "juliet"));
+    auto live = this->run(this->accounts().removeTombstone("example.org", "juliet"));
+    ASSERT_FALSE(live);
+    EXPECT_EQ(live.error(), StorageError::NotFound);
+    EXPECT_TRUE(this->find("example.org", "juliet").has_value());
+
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
+    ASSERT_TRUE(this->run(this->accounts().removeTombstone("example.org", "juliet")));
+    auto twice = this->run(this->accounts().removeTombstone("example.org", "juliet"));
+    ASSERT_FALSE(twice);
+    EXPECT_EQ(twice.error(), StorageError::NotFound);
 }
 
 TYPED_TEST_P(StorageConformance, ListAccountsIsSortedAndPerHost) {
@@ -840,7 +913,7 @@ TYPED_TEST_P(StorageConformance, DeleteAccountRemovesTheRosterOfflineMessagesAnd
         this->block(host, username, {"c@example.com"});
     }
 
-    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet")));
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
     const Roster gone = this->load("example.org", "juliet");
     EXPECT_EQ(gone.version, 0u);
     EXPECT_TRUE(gone.items.empty());
@@ -859,7 +932,8 @@ TYPED_TEST_P(StorageConformance, DeleteAccountRemovesTheRosterOfflineMessagesAnd
         EXPECT_EQ(this->blocked(host, username), std::vector<std::string>{"c@example.com"});
     }
 
-    // Re-registering the name starts from an empty roster at version 1.
+    // Re-registering the name (once released) starts from an empty roster at version 1.
+    ASSERT_TRUE(this->run(this->accounts().removeTombstone("example.org", "juliet")));
     this->create(account("example.org", "juliet"));
     EXPECT_EQ(this->put("example.org", "juliet", rosterItem("z@example.com")), 1u);
     EXPECT_TRUE(this->load("example.org", "juliet").removed.empty());
@@ -954,8 +1028,10 @@ TYPED_TEST_P(StorageConformance, CallsAfterCloseAreUnavailable) {
     expectUnavailable(this->run(this->accounts().createAccount(account("example.org", "romeo"))));
     expectUnavailable(this->run(this->accounts().findAccount("example.org", "juliet")));
     expectUnavailable(this->run(this->accounts().setCredentials("example.org", "juliet", {})));
-    expectUnavailable(this->run(this->accounts().deleteAccount("example.org", "juliet")));
+    expectUnavailable(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
     expectUnavailable(this->run(this->accounts().listAccounts("example.org")));
+    expectUnavailable(this->run(this->accounts().findTombstone("example.org", "juliet")));
+    expectUnavailable(this->run(this->accounts().removeTombstone("example.org", "juliet")));
     expectUnavailable(this->run(this->values().get("example.org", "juliet", "s", "k")));
     expectUnavailable(this->run(this->values().set("example.org", "juliet", "s", "k", "v")));
     expectUnavailable(this->run(this->values().remove("example.org", "juliet", "s", "k")));
@@ -981,7 +1057,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     AccountWithoutCredentialsIsAllowed, CredentialBytesRoundTripExactly,
     CredentialsAreOnePerAlgorithmLastWinsSortedByAlgorithm, SetCredentialsReplacesAllOfThem,
     SetCredentialsOfAbsentAccountIsNotFound, DeleteAccountRemovesItAndItsCredentials,
-    DeleteAbsentAccountIsNotFound, DeleteAccountRemovesOnlyThatUsersDocuments, ListAccountsIsSortedAndPerHost,
+    DeleteAbsentAccountIsNotFound, DeleteAccountRemovesOnlyThatUsersDocuments,
+    DeleteAccountLeavesATombstoneWithTheDeletionTime, TombstonedNameCannotBeCreatedAgainUntilReleased,
+    RemoveAbsentTombstoneIsNotFound, ListAccountsIsSortedAndPerHost,
     AbsentValueIsNulloptAndRemovingItIsNotAnError, ValueIsSetReplacedAndRemoved, ValuesDoNotNeedAnAccount,
     ValuesAreIsolatedByHostUserStoreAndKey, ValueBytesRoundTripExactly,
     RosterOfUnknownUserIsEmptyAtVersionZero, PutItemBumpsTheVersionByOneFromOne, RosterItemsAreSortedByJid,

@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "module_test_util.h"
 #include "parley/sasl/scram_credential.h"
@@ -436,6 +438,115 @@ TEST(Register, RemoveBeforeAuthenticationIsRefused) {
     ASSERT_TRUE(reply);
     EXPECT_EQ(errorCondition(*reply), "not-authorized") << reply->toString();
     EXPECT_TRUE(server.accountExists("romeo", "localhost"));
+}
+
+// --- deleted accounts (reliability row 45: tombstones) -------------------------------------------
+
+// Cancels the logged-in account of `client` (XEP-0077 §3.2) and waits until its stream is closed.
+void cancelAccount(TestClient& client) {
+    auto reply = request(client, registerSet("x1", "<remove/>"));
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->attr("type"), "result") << reply->toString();
+    EXPECT_EQ(client.streamErrorCondition(), "not-authorized");
+    EXPECT_TRUE(client.waitForClose());
+}
+
+// Everything that arrives before the answer to a ping sent now: the server answers it after whatever
+// the client's earlier stanzas caused (RFC 6120 §10.1 in-order processing).
+std::vector<xml::Element> receiveUntilPing(TestClient& client, const std::string& pingId) {
+    client.send("<iq type='get' id='" + pingId + "' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
+    std::vector<xml::Element> received;
+    for (;;) {
+        auto element = client.receive();
+        EXPECT_TRUE(element) << "no answer to ping " << pingId;
+        if (!element || (element->name() == "iq" && element->attr("id") == pingId))
+            return received;
+        received.push_back(std::move(*element));
+    }
+}
+
+// The presence errors among `stanzas`, as "from condition".
+std::vector<std::string> presenceErrors(const std::vector<xml::Element>& stanzas) {
+    std::vector<std::string> errors;
+    for (const xml::Element& stanza : stanzas) {
+        if (stanza.name() == "presence" && stanza.attr("type") == "error")
+            errors.push_back(std::string(stanza.attr("from")) + " " + errorCondition(stanza));
+    }
+    return errors;
+}
+
+TEST(Register, RemovedNameIsAConflictUntilReleased) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    auto romeo = loggedIn(server, "romeo", "secret", "phone");
+    cancelAccount(*romeo);
+    auto& accounts = server.server().core().storage().accounts();
+    auto tombstone = runSync(accounts.findTombstone("localhost", "romeo"));
+    ASSERT_TRUE(tombstone && tombstone->has_value());
+    EXPECT_EQ(**tombstone, server.clock().unixSeconds());
+
+    // The name of a deleted account stays taken (a tombstone): registering it is a conflict, as for a
+    // live account (XEP-0077 §3.1), so nobody receives what the old account's contacts still send.
+    auto reply = registerAccount(server, "romeo", "new-secret");
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(errorCondition(*reply), "conflict") << reply->toString();
+    EXPECT_FALSE(server.accountExists("romeo", "localhost"));
+    // Another name is not affected.
+    auto other = registerAccount(server, "romeo2", "secret");
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->attr("type"), "result") << other->toString();
+
+    // An administrator frees the name (parleyctl release): then it can be registered.
+    ASSERT_TRUE(runSync(accounts.removeTombstone("localhost", "romeo")));
+    auto again = registerAccount(server, "romeo", "new-secret");
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->attr("type"), "result") << again->toString();
+    auto fresh = loggedIn(server, "romeo", "new-secret", "r");
+    EXPECT_TRUE(answersPing(*fresh, "p1"));
+}
+
+TEST(Register, ProbesAndSubscriptionRequestsToARemovedAccountAreGone) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    server.addAccount("juliet", "localhost", "secret");
+    server.addContact("juliet", "localhost", "romeo@localhost", "to");
+    server.addContact("juliet", "localhost", "ghost@localhost", "to");  // never existed
+    {
+        auto romeo = loggedIn(server, "romeo", "secret", "phone");
+        cancelAccount(*romeo);
+    }
+    auto juliet = loggedIn(server, "juliet", "secret", "balcony");
+
+    // Initial presence probes both contacts (RFC 6121 §4.2.1). RFC 6120 §8.3.3.5: the deleted account
+    // answers `gone`, and ends the subscription (`unsubscribed`, as Prosody's mod_tombstones); a name
+    // that never existed stays silent (§8.5.1).
+    juliet->send("<presence/>");
+    auto received = receiveUntilPing(*juliet, "p1");
+    EXPECT_EQ(presenceErrors(received), std::vector<std::string>{"romeo@localhost gone"});
+    bool unsubscribed = false;
+    for (const xml::Element& stanza : received) {
+        if (stanza.name() == "presence" && stanza.attr("type") == "unsubscribed") {
+            EXPECT_EQ(stanza.attr("from"), "romeo@localhost") << stanza.toString();
+            unsubscribed = true;
+        }
+        if (stanza.attr("type") != "error")
+            continue;
+        EXPECT_EQ(stanza.attr("to"), "juliet@localhost/balcony") << stanza.toString();
+        const xml::Element* error = stanza.findChild("error", "jabber:client");
+        ASSERT_TRUE(error);
+        EXPECT_EQ(error->attr("type"), "cancel") << stanza.toString();
+    }
+    EXPECT_TRUE(unsubscribed);
+    auto& rosters = server.server().core().storage().roster();
+    auto item = runSync(rosters.findItem("localhost", "juliet", "romeo@localhost"));
+    ASSERT_TRUE(item && item->has_value());
+    EXPECT_EQ((*item)->subscription, storage::Subscription::None);
+
+    // A subscription request gets the same answer (RFC 6121 §3.1.3 for an account that was deleted).
+    juliet->send("<presence type='subscribe' to='romeo@localhost'/>");
+    juliet->send("<presence type='subscribe' to='ghost@localhost'/>");
+    EXPECT_EQ(presenceErrors(receiveUntilPing(*juliet, "p2")),
+              std::vector<std::string>{"romeo@localhost gone"});
 }
 
 // --- the admin-only policy ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ StoreResult<void> MemoryAccountStore::createAccount(Account account) {
         co_return StorageError::Unavailable;
     }
     MemoryState::UserKey key{account.host, account.username};
-    if (state_.accounts.contains(key)) {
+    if (state_.accounts.contains(key) || state_.tombstones.contains(key)) {
         co_return StorageError::AlreadyExists;
     }
     account.credentials = normalizeCredentials(std::move(account.credentials));
@@ -51,7 +51,8 @@ StoreResult<void> MemoryAccountStore::setCredentials(std::string host, std::stri
     co_return Result<void, StorageError>{};
 }
 
-StoreResult<void> MemoryAccountStore::deleteAccount(std::string host, std::string username) {
+StoreResult<void> MemoryAccountStore::deleteAccount(std::string host, std::string username,
+                                                    std::int64_t deletedAt) {
     std::lock_guard lock(state_.mutex);
     if (state_.closed) {
         co_return StorageError::Unavailable;
@@ -71,6 +72,7 @@ StoreResult<void> MemoryAccountStore::deleteAccount(std::string host, std::strin
     state_.rosters.erase(user);
     state_.offline.erase(user);
     state_.blockLists.erase(user);
+    state_.tombstones.insert_or_assign(user, deletedAt);
     co_return Result<void, StorageError>{};
 }
 
@@ -85,6 +87,30 @@ StoreResult<std::vector<std::string>> MemoryAccountStore::listAccounts(std::stri
         usernames.push_back(it->first.second);
     }
     co_return usernames;
+}
+
+StoreResult<std::optional<std::int64_t>> MemoryAccountStore::findTombstone(std::string host,
+                                                                           std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto it = state_.tombstones.find({std::move(host), std::move(username)});
+    if (it == state_.tombstones.end()) {
+        co_return std::optional<std::int64_t>{};
+    }
+    co_return std::optional<std::int64_t>{it->second};
+}
+
+StoreResult<void> MemoryAccountStore::removeTombstone(std::string host, std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    if (state_.tombstones.erase({std::move(host), std::move(username)}) == 0) {
+        co_return StorageError::NotFound;
+    }
+    co_return Result<void, StorageError>{};
 }
 
 StoreResult<std::optional<std::string>> MemoryKeyValueStore::get(std::string host, std::string username,

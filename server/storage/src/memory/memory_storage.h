@@ -20,7 +20,8 @@ struct MemoryState {
 
     std::mutex mutex;
     bool closed = false;
-    std::map<UserKey, Account> accounts;  // ordered, so a host's user names come out sorted
+    std::map<UserKey, Account> accounts;         // ordered, so a host's user names come out sorted
+    std::map<UserKey, std::int64_t> tombstones;  // deleted accounts' names -> deletion time (Unix s)
     std::map<ValueKey, std::string> values;
 
     struct RosterData {
@@ -45,8 +46,10 @@ class MemoryAccountStore final : public AccountStore {
     StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) override;
     StoreResult<void> setCredentials(std::string host, std::string username,
                                      std::vector<sasl::ScramCredential> credentials) override;
-    StoreResult<void> deleteAccount(std::string host, std::string username) override;
+    StoreResult<void> deleteAccount(std::string host, std::string username, std::int64_t deletedAt) override;
     StoreResult<std::vector<std::string>> listAccounts(std::string host) override;
+    StoreResult<std::optional<std::int64_t>> findTombstone(std::string host, std::string username) override;
+    StoreResult<void> removeTombstone(std::string host, std::string username) override;
 
   private:
     MemoryState& state_;

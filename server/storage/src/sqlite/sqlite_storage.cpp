@@ -106,8 +106,49 @@ Result<std::vector<sasl::ScramCredential>, StorageError> selectCredentials(Sqlit
     return normalizeCredentials(std::move(credentials));
 }
 
+Result<std::optional<std::int64_t>, StorageError> selectTombstone(SqliteDatabase& db, const std::string& host,
+                                                                  const std::string& username) {
+    auto select = db.statement("SELECT deleted_at FROM account_tombstones WHERE host = ?1 AND username = ?2");
+    if (!select) {
+        return select.error();
+    }
+    select->bindText(1, host).bindText(2, username);
+    int rc = select->step();
+    if (rc == SQLITE_DONE) {
+        return std::optional<std::int64_t>{};
+    }
+    if (rc != SQLITE_ROW) {
+        return toStorageError(rc);
+    }
+    return std::optional<std::int64_t>{select->columnInt64(0)};
+}
+
+Result<void, StorageError> deleteTombstone(SqliteDatabase& db, const std::string& host,
+                                           const std::string& username) {
+    auto remove = db.statement("DELETE FROM account_tombstones WHERE host = ?1 AND username = ?2");
+    if (!remove) {
+        return remove.error();
+    }
+    remove->bindText(1, host).bindText(2, username);
+    if (auto done = remove->run(); !done) {
+        return done.error();
+    }
+    if (db.changes() == 0) {
+        return StorageError::NotFound;
+    }
+    return {};
+}
+
 Result<void, StorageError> insertAccount(SqliteDatabase& db, const Account& account) {
     return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
+        // The name of a deleted account stays taken until its tombstone is removed.
+        auto tombstone = selectTombstone(db, account.host, account.username);
+        if (!tombstone) {
+            return tombstone.error();
+        }
+        if (tombstone->has_value()) {
+            return StorageError::AlreadyExists;
+        }
         auto insert = db.statement("INSERT INTO accounts (host, username, created_at) VALUES (?1, ?2, ?3)");
         if (!insert) {
             return insert.error();
@@ -193,7 +234,7 @@ Result<void, StorageError> replaceCredentials(SqliteDatabase& db, const std::str
 }
 
 Result<void, StorageError> removeAccount(SqliteDatabase& db, const std::string& host,
-                                         const std::string& username) {
+                                         const std::string& username, std::int64_t deletedAt) {
     return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
         // The credentials go by ON DELETE CASCADE; the user's other data, not tied to the account row
         // (a user may keep data without a local account), by hand.
@@ -225,7 +266,15 @@ Result<void, StorageError> removeAccount(SqliteDatabase& db, const std::string& 
                 return done.error();
             }
         }
-        return {};
+        // The tombstone keeps the name taken (createAccount refuses it). None can exist for a live
+        // account, but OR REPLACE keeps a hand-edited database from failing the deletion.
+        auto tombstone = db.statement(
+            "INSERT OR REPLACE INTO account_tombstones (host, username, deleted_at) VALUES (?1, ?2, ?3)");
+        if (!tombstone) {
+            return tombstone.error();
+        }
+        tombstone->bindText(1, host).bindText(2, username).bindInt64(3, deletedAt);
+        return tombstone->run();
     });
 }
 
@@ -473,14 +522,27 @@ StoreResult<void> SqliteAccountStore::setCredentials(std::string host, std::stri
     });
 }
 
-StoreResult<void> SqliteAccountStore::deleteAccount(std::string host, std::string username) {
-    return worker_.runOnWorker([&db = db_, host = std::move(host), username = std::move(username)] {
-        return removeAccount(db, host, username);
-    });
+StoreResult<void> SqliteAccountStore::deleteAccount(std::string host, std::string username,
+                                                    std::int64_t deletedAt) {
+    return worker_.runOnWorker([&db = db_, host = std::move(host), username = std::move(username),
+                                deletedAt] { return removeAccount(db, host, username, deletedAt); });
 }
 
 StoreResult<std::vector<std::string>> SqliteAccountStore::listAccounts(std::string host) {
     return worker_.runOnWorker([&db = db_, host = std::move(host)] { return selectUsernames(db, host); });
+}
+
+StoreResult<std::optional<std::int64_t>> SqliteAccountStore::findTombstone(std::string host,
+                                                                           std::string username) {
+    return worker_.runOnWorker([&db = db_, host = std::move(host), username = std::move(username)] {
+        return selectTombstone(db, host, username);
+    });
+}
+
+StoreResult<void> SqliteAccountStore::removeTombstone(std::string host, std::string username) {
+    return worker_.runOnWorker([&db = db_, host = std::move(host), username = std::move(username)] {
+        return deleteTombstone(db, host, username);
+    });
 }
 
 // SqliteKeyValueStore

@@ -23,8 +23,10 @@ class SqliteAccountStore final : public AccountStore {
     StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) override;
     StoreResult<void> setCredentials(std::string host, std::string username,
                                      std::vector<sasl::ScramCredential> credentials) override;
-    StoreResult<void> deleteAccount(std::string host, std::string username) override;
+    StoreResult<void> deleteAccount(std::string host, std::string username, std::int64_t deletedAt) override;
     StoreResult<std::vector<std::string>> listAccounts(std::string host) override;
+    StoreResult<std::optional<std::int64_t>> findTombstone(std::string host, std::string username) override;
+    StoreResult<void> removeTombstone(std::string host, std::string username) override;
 
   private:
     WorkerThread& worker_;

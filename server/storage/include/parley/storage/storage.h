@@ -44,17 +44,31 @@ struct Account {
 class AccountStore {
   public:
     virtual ~AccountStore() = default;
-    // AlreadyExists if the user name is taken on that host.
+    // AlreadyExists if the user name is taken on that host, by an account or by a tombstone.
     virtual StoreResult<void> createAccount(Account account) = 0;
     // nullopt (not an error) when there is no such account.
     virtual StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) = 0;
     // Replaces all credentials (password change). NotFound if there is no such account.
     virtual StoreResult<void> setCredentials(std::string host, std::string username,
                                              std::vector<sasl::ScramCredential> credentials) = 0;
-    // Deletes the account and everything stored for it in this backend. NotFound if absent.
-    virtual StoreResult<void> deleteAccount(std::string host, std::string username) = 0;
+    // Deletes the account and everything stored for it in this backend, and leaves a tombstone of the
+    // name (`deletedAt`, Unix seconds) in the same transaction. NotFound if absent.
+    virtual StoreResult<void> deleteAccount(std::string host, std::string username,
+                                            std::int64_t deletedAt) = 0;
     // User names on a host, sorted.
     virtual StoreResult<std::vector<std::string>> listAccounts(std::string host) = 0;
+
+    // Tombstones (cf. Prosody's mod_tombstones): the name of a deleted account stays taken, so nobody
+    // registers it to receive what the old account's contacts still send, or to be mistaken for it by
+    // a client that cached the old roster. They are kept until removed (no expiry).
+    //
+    // When the account `host`/`username` was deleted: its tombstone's time (Unix seconds), or nullopt
+    // when there is none (never deleted, or released since). Existing accounts have none.
+    virtual StoreResult<std::optional<std::int64_t>> findTombstone(std::string host,
+                                                                   std::string username) = 0;
+    // Frees a deleted account's name for a new account (an administrator's decision). NotFound if
+    // there is no tombstone.
+    virtual StoreResult<void> removeTombstone(std::string host, std::string username) = 0;
 };
 
 // Small per-user documents that a feature reads and writes whole (XEP-0049 private XML, vCards,
