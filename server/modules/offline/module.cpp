@@ -12,10 +12,10 @@
 #include <charconv>
 #include <ctime>
 
+#include "parley/modules/stored_xml.h"
 #include "parley/server/keyed_mutex.h"
 #include "parley/server/module.h"
 #include "parley/storage/storage.h"
-#include "parley/xml/stream_parser.h"
 #include "parley/xmpp/namespaces.h"
 
 namespace parley::server::modules {
@@ -240,13 +240,13 @@ class OfflineModule final : public Module {
         done.reserve(listed->size());
         for (storage::OfflineMessage& message : *listed) {
             done.push_back(message.id);
-            auto parsed = xml::parseElement(message.xml);
-            if (!parsed.element) {
-                context_->log().error("dropping unreadable offline message " + std::to_string(message.id) +
-                                      " of " + bare.str());
-                continue;
-            }
-            auto stanza = xmpp::Stanza::fromElement(std::move(*parsed.element));
+            // A stanza as large as the stream allowed, plus its <delay/>, still parses.
+            auto parsed =
+                parseStoredXml(message.xml, context_->log(),
+                               "offline message " + std::to_string(message.id) + " of " + bare.str());
+            if (!parsed)
+                continue;  // a damaged row: logged, and removed with the others
+            auto stanza = xmpp::Stanza::fromElement(std::move(*parsed));
             if (!stanza || !stanza->isMessage()) {
                 context_->log().error("dropping offline message " + std::to_string(message.id) + " of " +
                                       bare.str() + ": not a message stanza");

@@ -110,6 +110,25 @@ TEST_F(OfflineTest, StoredMessagesComeWithDelayInOrderOnceAtInitialPresence) {
     EXPECT_TRUE(drain(*again, "p5").empty()) << "delivered messages were not removed";
 }
 
+TEST_F(OfflineTest, AMessageNearTheStanzaLimitIsDeliveredWithItsDelay) {
+    // Stored, with its from, <delay/> (130 bytes) and xmlns='jabber:client' (22 more), it is larger
+    // than the stanza limit; delivered, without the xmlns the stream declares, it is under it (so that
+    // the test client, with the same limit, reads it).
+    const std::string head = "<message to='juliet@localhost' type='chat' id='big'><body>";
+    const std::string tail = "</body></message>";
+    const std::size_t limit = server_.server().core().config().limits.maxStanzaBytes;
+    const std::string body(limit - 140 - head.size() - tail.size(), 'x');
+    romeoSends({head + body + tail}, "p1");
+    EXPECT_TRUE(romeoReceived_.empty()) << romeoReceived_.front().toString().substr(0, 300);
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    juliet->send("<presence/>");
+    const auto received = drain(*juliet, "p2");
+    ASSERT_EQ(received.size(), 1u);
+    EXPECT_GT(received[0].toString("jabber:client").size() + 22, limit);
+    EXPECT_EQ(received[0].childText("body", "jabber:client").size(), body.size());
+    EXPECT_TRUE(received[0].findChild("delay", "urn:xmpp:delay"));
+}
+
 TEST_F(OfflineTest, NegativePriorityGetsNothingUntilItTurnsNonNegative) {
     romeoSends({chat("juliet@localhost", "m1", "one")}, "p1");
     auto juliet = loggedIn(server_, "juliet", "secret", "balcony");

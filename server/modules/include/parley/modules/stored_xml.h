@@ -17,7 +17,8 @@ namespace parley::server::modules {
 inline std::optional<xml::Element> parseStoredXml(std::string_view document, const Logger& log,
                                                   std::string_view what) {
     xml::StreamLimits limits;
-    limits.maxElementBytes = std::max(limits.maxElementBytes, document.size());
+    // +1: the parser refuses an element of exactly maxElementBytes bytes.
+    limits.maxElementBytes = std::max(limits.maxElementBytes, document.size() + 1);
     auto parsed = xml::parseElement(document, limits);
     if (!parsed.element) {
         log.error("stored " + std::string(what) + " does not parse: " +
