@@ -6,7 +6,8 @@
 // Block lists are read for every stanza from or to a local account, so they are cached: per account
 // (bare JID), in shards each with its own mutex, holding empty lists too. Only accounts with a bound
 // session are cached, and an account's entry goes when its last session ends; stanzas to offline or
-// unknown accounts read the store each time, so they cannot grow the cache. Changes go to the store
+// unknown accounts read the store each time, so they cannot grow the cache (availability presence to
+// them, which the router drops anyway, is not checked at all). Changes go to the store
 // first and then replace the cached list, under the account's KeyedMutex; a list read from the store
 // enters the cache only if nothing changed the shard while it was read, so a slow read never puts back
 // a list older than a change.
@@ -219,7 +220,14 @@ class BlockingModule final : public Module {
         // The account's own resources and its own server are never blocked.
         if (from.bareView() == to.bareView() || from.str() == to.domain())
             co_return HookVerdict::Continue;
-        auto list = co_await listOf(to.bare());
+        const Jid account = to.bare();
+        if (stanza->isPresence() && (stanza->type().empty() || stanza->type() == "unavailable") &&
+            context_->sessionsOf(account).empty()) {
+            // Presence for an account without sessions is dropped by the router anyway (RFC 6121
+            // §8.5.1): the broadcasts of contacts to their offline subscribers cost no storage read.
+            co_return HookVerdict::Continue;
+        }
+        auto list = co_await listOf(account);
         if (!list) {
             if (isAnswerable(*stanza)) {
                 bounce(*stanza, StanzaError(StanzaErrorCondition::InternalServerError,
