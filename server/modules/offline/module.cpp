@@ -118,6 +118,18 @@ class OfflineModule final : public Module {
             context_->send(std::move(*reply));
     }
 
+    // A message for an account that does not exist: one that was deleted (its name has a tombstone,
+    // reliability row 45) answers `gone` (RFC 6120 §8.3.3.5); for a name that never existed the
+    // router's service-unavailable applies.
+    asio::awaitable<HookVerdict> bounceIfDeleted(xmpp::StanzaPtr stanza, std::string host, std::string user) {
+        auto tombstone =
+            co_await context_->storage().accounts().findTombstone(std::move(host), std::move(user));
+        if (!tombstone || !tombstone->has_value())
+            co_return HookVerdict::Continue;
+        bounce(*stanza, StanzaError(StanzaErrorCondition::Gone, "This account was deleted"));
+        co_return HookVerdict::Handled;
+    }
+
     asio::awaitable<HookVerdict> handleUndeliverable(xmpp::StanzaPtr stanza) {
         // XEP-0160 §3: normal (or no type) and chat are stored; headline, groupchat and error are not,
         // and the router's rules apply to them.
@@ -144,7 +156,7 @@ class OfflineModule final : public Module {
             co_return HookVerdict::Handled;
         }
         if (!account->has_value())
-            co_return HookVerdict::Continue;
+            co_return co_await bounceIfDeleted(stanza, host, user);
 
         auto guard = co_await mutex_.lock(bare.str());
         // A resource may have come online since the router looked. One that has been given the stored

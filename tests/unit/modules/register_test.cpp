@@ -549,6 +549,30 @@ TEST(Register, ProbesAndSubscriptionRequestsToARemovedAccountAreGone) {
               std::vector<std::string>{"romeo@localhost gone"});
 }
 
+TEST(Register, MessagesToARemovedAccountAreGone) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    server.addAccount("juliet", "localhost", "secret");
+    {
+        auto romeo = loggedIn(server, "romeo", "secret", "phone");
+        cancelAccount(*romeo);
+    }
+    auto juliet = loggedIn(server, "juliet", "secret", "balcony");
+    // RFC 6120 §8.3.3.5 for the deleted account (the offline module, which would otherwise store it);
+    // a name that never existed gets the usual service-unavailable (§10.5.3.1, §13.11).
+    auto gone =
+        request(*juliet, "<message to='romeo@localhost' type='chat' id='m1'><body>Romeo?</body></message>");
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->attr("id"), "m1");
+    EXPECT_EQ(gone->attr("from"), "romeo@localhost") << gone->toString();
+    EXPECT_EQ(errorCondition(*gone), "gone") << gone->toString();
+    auto unknown =
+        request(*juliet, "<message to='ghost@localhost' type='chat' id='m2'><body>Anyone?</body></message>");
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->attr("id"), "m2");
+    EXPECT_EQ(errorCondition(*unknown), "service-unavailable") << unknown->toString();
+}
+
 // --- the admin-only policy ---------------------------------------------------------------------
 
 TEST(Register, AdminCreatesAccountsOnAnAdminOnlyHost) {
