@@ -17,12 +17,12 @@
 // (the sender may retry), presence and iq answers are dropped. Letting them through would deliver what
 // the user asked never to receive for as long as the store is down.
 #include <array>
-#include <charconv>
 #include <mutex>
 #include <unordered_map>
 
 #include "parley/base/random.h"
 #include "parley/modules/block_matching.h"
+#include "parley/modules/options.h"
 #include "parley/server/keyed_mutex.h"
 #include "parley/server/module.h"
 #include "parley/storage/storage.h"
@@ -139,7 +139,7 @@ class BlockingModule final : public Module {
   public:
     void start(ModuleContext& context) override {
         context_ = &context;
-        maxItems_ = readCount(context, "max_items", kDefaultMaxItems);
+        maxItems_ = countOption(context, "blocking", "max_items", kDefaultMaxItems);
         slot_ = context.allocateSessionSlot();
         add(context.addDiscoFeature(std::string(kBlocking)));
         // §3.2-§3.4: requests with no `to` (or the account's own bare JID), handled for the account.
@@ -172,19 +172,6 @@ class BlockingModule final : public Module {
 
   private:
     void add(Registration registration) { registrations_.push_back(std::move(registration)); }
-
-    // A non-negative integer option; an unreadable value keeps the default (and says so in the log).
-    static std::size_t readCount(ModuleContext& context, std::string_view key, std::size_t fallback) {
-        const std::string text = context.option(key, std::to_string(fallback));
-        std::size_t value = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc() || end != text.data() + text.size()) {
-            context.log().error("[modules.blocking] " + std::string(key) + " = " + text +
-                                " is not a non-negative integer; using " + std::to_string(fallback));
-            return fallback;
-        }
-        return value;
-    }
 
     // --- the cache -------------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@
 // account whose available resources have all been served is delivered at once instead of stored; while
 // one of them still waits for the stored messages, it is stored and reaches it in order.
 #include <algorithm>
-#include <charconv>
 #include <ctime>
 
+#include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
 #include "parley/server/keyed_mutex.h"
 #include "parley/server/module.h"
@@ -67,7 +67,7 @@ class OfflineModule final : public Module {
   public:
     void start(ModuleContext& context) override {
         context_ = &context;
-        maxMessages_ = readCount(context, "max_messages", kDefaultMaxMessages);
+        maxMessages_ = countOption(context, "offline", "max_messages", kDefaultMaxMessages);
         slot_ = context.allocateSessionSlot();
         registrations_.push_back(context.addDiscoFeature(std::string(kMsgOffline)));
         registrations_.push_back(
@@ -84,19 +84,6 @@ class OfflineModule final : public Module {
     }
 
   private:
-    // A non-negative integer option; an unreadable value keeps the default (and says so in the log).
-    static std::size_t readCount(ModuleContext& context, std::string_view key, std::size_t fallback) {
-        const std::string text = context.option(key, std::to_string(fallback));
-        std::size_t value = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc() || end != text.data() + text.size()) {
-            context.log().error("[modules.offline] " + std::string(key) + " = " + text +
-                                " is not a non-negative integer; using " + std::to_string(fallback));
-            return fallback;
-        }
-        return value;
-    }
-
     // RFC 6121 §8.5.2.1 candidates: available resources with a non-negative priority.
     std::vector<SessionPtr> candidates(const Jid& bare) const {
         std::vector<SessionPtr> found;
