@@ -22,7 +22,8 @@ std::string rosterSet(const std::string& id, const std::string& jid) {
 }
 
 TEST(Roster, SetBeyondMaxItemsIsResourceConstraintAndChangesNothing) {
-    TestServer server([](server::ServerConfig& config) { setModuleOption(config, "roster", "max_items", "2"); });
+    TestServer server(
+        [](server::ServerConfig& config) { setModuleOption(config, "roster", "max_items", "2"); });
     server.addAccount("romeo", "localhost", "pw");
     auto romeo = loggedIn(server, "romeo", "pw", "orchard");
     for (const char* contact : {"a@localhost", "b@localhost"}) {
@@ -45,7 +46,8 @@ TEST(Roster, SetBeyondMaxItemsIsResourceConstraintAndChangesNothing) {
 }
 
 TEST(Roster, SubscribeBeyondMaxItemsIsRefusedToTheSender) {
-    TestServer server([](server::ServerConfig& config) { setModuleOption(config, "roster", "max_items", "1"); });
+    TestServer server(
+        [](server::ServerConfig& config) { setModuleOption(config, "roster", "max_items", "1"); });
     server.addAccount("romeo", "localhost", "pw");
     auto romeo = loggedIn(server, "romeo", "pw", "orchard");
     ASSERT_EQ(request(*romeo, rosterSet("s1", "a@localhost"))->attr("type"), "result");
@@ -56,7 +58,8 @@ TEST(Roster, SubscribeBeyondMaxItemsIsRefusedToTheSender) {
 }
 
 TEST(Roster, IncomingRequestToAFullRosterIsDroppedNotStored) {
-    TestServer server([](server::ServerConfig& config) { setModuleOption(config, "roster", "max_items", "1"); });
+    TestServer server(
+        [](server::ServerConfig& config) { setModuleOption(config, "roster", "max_items", "1"); });
     server.addAccount("romeo", "localhost", "pw");
     server.addAccount("juliet", "localhost", "pw");
     server.addContact("juliet", "localhost", "nurse@localhost", "both");
@@ -111,6 +114,46 @@ TEST(Roster, PresenceFloodPausesTheSessionAndDropsNothing) {
     auto pong = romeo->receive();
     ASSERT_TRUE(pong);
     EXPECT_EQ(pong->attr("id"), "after");
+}
+
+}  // namespace
+}  // namespace parley::test
+
+namespace parley::test {
+namespace {
+
+// Every roster path answers a storage failure with internal-server-error (never a silent loss), and
+// presence still reaches the account's own resources.
+TEST(Roster, StorageFailureIsInternalServerErrorEverywhere) {
+    // Without the blocking module, whose own failure rule (fail closed: presence dropped) would answer
+    // first for the subscription request.
+    TestServer server([](server::ServerConfig& config) {
+        std::erase_if(config.modules, [](const server::ModuleConfig& m) { return m.name == "blocking"; });
+    });
+    server.addAccount("romeo", "localhost", "pw");
+    auto romeo = loggedIn(server, "romeo", "pw", "orchard");
+    // The memory backend fails every call with Unavailable once closed, as a lost database would.
+    server.server().core().storage().close();
+    auto get = request(*romeo, "<iq type='get' id='g'><query xmlns='jabber:iq:roster'/></iq>");
+    ASSERT_TRUE(get);
+    EXPECT_EQ(errorCondition(*get), "internal-server-error") << get->toString();
+    auto set = request(*romeo, rosterSet("s", "juliet@localhost"));
+    ASSERT_TRUE(set);
+    EXPECT_EQ(errorCondition(*set), "internal-server-error") << set->toString();
+    auto remove =
+        request(*romeo,
+                "<iq type='set' id='r'><query xmlns='jabber:iq:roster'><item jid='juliet@localhost' "
+                "subscription='remove'/></query></iq>");
+    ASSERT_TRUE(remove);
+    EXPECT_EQ(errorCondition(*remove), "internal-server-error") << remove->toString();
+    auto subscribe = request(*romeo, "<presence to='juliet@localhost' type='subscribe' id='p'/>");
+    ASSERT_TRUE(subscribe);
+    EXPECT_EQ(subscribe->name(), "presence");
+    EXPECT_EQ(errorCondition(*subscribe), "internal-server-error") << subscribe->toString();
+    auto echo = request(*romeo, "<presence/>");
+    ASSERT_TRUE(echo);
+    EXPECT_EQ(echo->attr("from"), "romeo@localhost/orchard") << echo->toString();
+    EXPECT_TRUE(answersPing(*romeo, "alive"));
 }
 
 }  // namespace
