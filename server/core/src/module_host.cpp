@@ -60,7 +60,8 @@ class ModuleHost::Context final : public ModuleContext {
         return Registration([&list, it] { list.erase(it); });
     }
 
-    Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority, StanzaHook hook) override {
+    Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
+                          StanzaHook hook) override {
         auto& list = host_.stanzaHooks_[hookIndex(point, kind)];
         const std::uint64_t id = ++host_.nextHookId_;
         // Highest priority first; among equals, registration order.

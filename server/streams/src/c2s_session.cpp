@@ -944,7 +944,8 @@ asio::awaitable<void> C2sSession::handleStanza(xml::Element element) {
             // Wait in short steps and look at the clock again, so that the wait follows the server's
             // clock (a FakeClock in tests) and a session closed meanwhile stops waiting.
             flush();
-            asio::steady_timer timer(executor_, std::min<std::chrono::milliseconds>(pause, kPresencePauseStep));
+            asio::steady_timer timer(executor_,
+                                     std::min<std::chrono::milliseconds>(pause, kPresencePauseStep));
             co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
         }
     }

@@ -27,7 +27,8 @@ class KeyedMutex {
     class [[nodiscard]] Guard {
       public:
         Guard() = default;
-        Guard(std::shared_ptr<Table> owner, std::string key) : owner_(std::move(owner)), key_(std::move(key)) {}
+        Guard(std::shared_ptr<Table> owner, std::string key)
+            : owner_(std::move(owner)), key_(std::move(key)) {}
         Guard(Guard&& other) noexcept : owner_(std::move(other.owner_)), key_(std::move(other.key_)) {}
         Guard& operator=(Guard&& other) noexcept {
             if (this != &other) {

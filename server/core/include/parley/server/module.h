@@ -125,7 +125,8 @@ class ModuleContext {
     virtual Registration addDiscoIdentity(DiscoIdentity identity) = 0;
     virtual Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) = 0;
     // Higher `priority` runs first; hooks of equal priority run in registration order.
-    virtual Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority, StanzaHook hook) = 0;
+    virtual Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
+                                  StanzaHook hook) = 0;
     // A client bound a resource (RFC 6120 §7); runs on the session's loop before it reads its next stanza.
     virtual Registration onSessionBound(SessionHook hook) = 0;
     // A bound session ended (closed, dropped, replaced); runs once, on the session's loop, after it left

@@ -5,9 +5,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <vector>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "parley/jid/jid.h"
 #include "parley/xmpp/errors.h"
@@ -27,7 +27,6 @@ class Session : public std::enable_shared_from_this<Session> {
         for (std::size_t i = 0; i < slotCount_; ++i)
             delete data_[i].load(std::memory_order_relaxed);
     }
-
 
     // Queues a stanza for this client. Never blocks; a session whose queue passes its bound is closed
     // with <policy-violation/> rather than growing without limit.
