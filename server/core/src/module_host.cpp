@@ -110,8 +110,6 @@ class ModuleHost::Context final : public ModuleContext {
         return host_.core_.sessions().resourcesOf(bareJid);
     }
 
-    bool isLocalDomain(std::string_view domain) const override { return host_.core_.host(domain) != nullptr; }
-
     void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep) override {
         for (const SessionPtr& session : host_.core_.sessions().resourcesOf(bareJid)) {
             if (!keep || session->jid() != *keep)

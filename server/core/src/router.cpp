@@ -72,12 +72,14 @@ asio::awaitable<void> Router::routeStanza(RoutedStanza& routed) {
                 co_return;
         }
     }
-    // Hooks may have replaced the stanza: read the addresses again.
+    // Hooks may have replaced the stanza: read the addresses again. `stanza` keeps the addresses that
+    // the calls below refer to alive, whatever later hooks do to `routed`.
     const StanzaPtr stanza = routed.stanza;
     const Jid& from = *stanza->from();
     if (!stanza->to()) {
         // §10.3: no `to` means the sender's own account.
-        co_await routeToBare(routed, from.bare(), /*isSelf=*/true);
+        const Jid self = from.bare();
+        co_await routeToBare(routed, self, /*isSelf=*/true);
         co_return;
     }
     const Jid& to = *stanza->to();
@@ -88,7 +90,7 @@ asio::awaitable<void> Router::routeStanza(RoutedStanza& routed) {
         co_return;
     }
     if (!to.hasLocal()) {
-        co_await routeToServer(stanza, to);
+        co_await routeToServer(stanza);
         co_return;
     }
     if (hasHooks(StanzaHookPoint::Inbound, kind)) {
@@ -96,11 +98,12 @@ asio::awaitable<void> Router::routeStanza(RoutedStanza& routed) {
         if (verdict == HookVerdict::Handled)
             co_return;
     }
-    const Jid& target = *routed.stanza->to();
-    if (target.hasResource()) {
-        co_await routeToFull(routed, target);
+    const StanzaPtr target = routed.stanza;  // an Inbound hook may have replaced it
+    const Jid& targetTo = *target->to();
+    if (targetTo.hasResource()) {
+        co_await routeToFull(routed);
     } else {
-        co_await routeToBare(routed, target, target.bareView() == routed.stanza->from()->bareView());
+        co_await routeToBare(routed, targetTo, targetTo.bareView() == target->from()->bareView());
     }
 }
 
@@ -154,7 +157,8 @@ asio::awaitable<bool> Router::dispatchIq(StanzaPtr stanza, unsigned scope, std::
     co_return true;
 }
 
-asio::awaitable<void> Router::routeToServer(StanzaPtr stanza, Jid to) {
+asio::awaitable<void> Router::routeToServer(StanzaPtr stanza) {
+    const Jid& to = *stanza->to();
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq: {
             if (!isRequest(*stanza))
@@ -175,7 +179,7 @@ asio::awaitable<void> Router::routeToServer(StanzaPtr stanza, Jid to) {
     }
 }
 
-asio::awaitable<void> Router::routeToBare(RoutedStanza& routed, Jid bare, bool isSelf) {
+asio::awaitable<void> Router::routeToBare(RoutedStanza& routed, const Jid& bare, bool isSelf) {
     const StanzaPtr stanza = routed.stanza;
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq: {
@@ -207,7 +211,7 @@ asio::awaitable<void> Router::routeToBare(RoutedStanza& routed, Jid bare, bool i
     }
 }
 
-asio::awaitable<void> Router::deliverMessageToBare(RoutedStanza& routed, Jid bare) {
+asio::awaitable<void> Router::deliverMessageToBare(RoutedStanza& routed, const Jid& bare) {
     const StanzaPtr stanza = routed.stanza;
     const std::string_view type = stanza->type();
     if (type == "groupchat") {
@@ -247,8 +251,9 @@ asio::awaitable<void> Router::deliverMessageToBare(RoutedStanza& routed, Jid bar
     }
 }
 
-asio::awaitable<void> Router::routeToFull(RoutedStanza& routed, Jid to) {
+asio::awaitable<void> Router::routeToFull(RoutedStanza& routed) {
     const StanzaPtr stanza = routed.stanza;
+    const Jid& to = *stanza->to();
     if (SessionPtr session = core_.sessions().find(to)) {
         session->deliver(stanza);
         co_return;
@@ -262,7 +267,8 @@ asio::awaitable<void> Router::routeToFull(RoutedStanza& routed, Jid to) {
         case xmpp::StanzaKind::Message: {
             const std::string_view type = stanza->type();
             if (type == "normal" || type == "chat" || type.empty()) {
-                co_await deliverMessageToBare(routed, to.bare());  // §8.5.3.2.1: as if sent to the bare JID
+                const Jid bare = to.bare();  // §8.5.3.2.1: as if sent to the bare JID
+                co_await deliverMessageToBare(routed, bare);
             } else if (type == "groupchat") {
                 bounce(*stanza, StanzaError(StanzaErrorCondition::ServiceUnavailable));
             }

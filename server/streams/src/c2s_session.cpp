@@ -250,10 +250,6 @@ void C2sSession::close(StreamError error) {
                            error = std::move(error)]() mutable { self->streamError(std::move(error)); });
 }
 
-void C2sSession::post(std::function<void()> work) {
-    asio::post(executor_, std::move(work));
-}
-
 void C2sSession::wake() {
     // Only a coroutine parked on readability needs waking; one parked on writability writes the new
     // bytes when the socket drains, and a busy one flushes after the current event.

@@ -154,8 +154,6 @@ class ModuleContext {
     virtual asio::awaitable<void> route(xmpp::StanzaPtr stanza) = 0;
     // The sessions bound for an account (a snapshot).
     virtual std::vector<SessionPtr> sessionsOf(const Jid& bareJid) const = 0;
-    // Whether `domain` is one this server serves.
-    virtual bool isLocalDomain(std::string_view domain) const = 0;
     // Closes every session of an account (password change, deletion), except the resource `keep`.
     virtual void closeSessionsOf(const Jid& bareJid, xmpp::StreamError error, const Jid* keep = nullptr) = 0;
     // Runs `work` later on the current event loop, after the stanzas routed so far (e.g. close a

@@ -33,12 +33,14 @@ class Router {
     asio::awaitable<void> routeStanza(RoutedStanza& routed);
     asio::awaitable<HookVerdict> runHooks(StanzaHookPoint point, RoutedStanza& routed);
     bool hasHooks(StanzaHookPoint point, xmpp::StanzaKind kind) const;
-    asio::awaitable<void> routeToServer(xmpp::StanzaPtr stanza, Jid to);
-    asio::awaitable<void> routeToBare(RoutedStanza& routed, Jid bare, bool isSelf);
-    asio::awaitable<void> routeToFull(RoutedStanza& routed, Jid to);
+    // The Jid references point into a stanza (or a local) that the caller keeps alive while it awaits;
+    // they are never temporaries (docs/STYLE.md rule 16), and routing copies no address per stanza.
+    asio::awaitable<void> routeToServer(xmpp::StanzaPtr stanza);
+    asio::awaitable<void> routeToBare(RoutedStanza& routed, const Jid& bare, bool isSelf);
+    asio::awaitable<void> routeToFull(RoutedStanza& routed);
     // False when no handler is registered (the caller bounces).
     asio::awaitable<bool> dispatchIq(xmpp::StanzaPtr stanza, unsigned scope, std::string host);
-    asio::awaitable<void> deliverMessageToBare(RoutedStanza& routed, Jid bare);
+    asio::awaitable<void> deliverMessageToBare(RoutedStanza& routed, const Jid& bare);
 
     ServerCore& core_;
 };

@@ -70,9 +70,6 @@ class Session : public std::enable_shared_from_this<Session> {
         return *created;
     }
 
-    // Runs `work` on the session's loop (after what is queued there).
-    virtual void post(std::function<void()> work) = 0;
-
     // Human-readable transport facts for logs and the admin listing ("c2s tls 127.0.0.1:5000").
     virtual std::string describe() const = 0;
 

@@ -52,7 +52,6 @@ class C2sSession final : public Session {
     void deliver(xmpp::StanzaPtr stanza) override;
     void close(xmpp::StreamError error) override;
     std::string describe() const override;
-    void post(std::function<void()> work) override;
 
     // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
     void checkTimeouts(Clock::TimePoint now);
