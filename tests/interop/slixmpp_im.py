@@ -11,7 +11,10 @@
   6. carol (no subscription) probes alice and sees none of her presence; carol's message reaches alice;
   7. durability: 3 messages for offline bob, an iq ping round trip (stanzas are handled in order, so the
      messages are stored when the answer arrives), SIGKILL, a new parleyd on the same SQLite data: bob
-     gets the 3 messages, and the subscriptions survived.
+     gets the 3 messages, and the subscriptions survived;
+  8. a SIGKILL in the middle of an offline delivery: 300 messages of 20 KB wait for bob, parleyd is killed
+     as soon as his next login received the first of them, and a new parleyd on the same data delivers
+     the rest: every message arrived at least once (XEP-0160 §2: removed only once written to the client).
 
 Every wait is for an event, bounded by STEP seconds; the scenario is bounded by SCENARIO seconds and a
 watchdog thread ends the process (and parleyd) if even that does not return. A failed check prints what
@@ -552,6 +555,51 @@ async def scenario(server):
                        is_presence(BOB_FULL, None, "bob: after the crash"), 0)
     await bob.expect("bob: alice's presence after the restart", is_presence(ALICE_FULL, None, "alice: after the crash"),
                      b)
+
+    # ------------------------------------------------------------------------------------------------
+    phase("8. SIGKILL in the middle of an offline delivery, then a new parleyd on the same data")
+    a = alice.mark()
+    await bob.leave()
+    await alice.expect("alice: bob's unavailable presence", is_presence(BOB_FULL, "unavailable"), a)
+    padding = "x" * 20000
+    many = [f"mid-delivery {i:03d} {padding}" for i in range(300)]
+    for body in many:
+        alice.send_message(mto=BOB, mbody=body, mtype="chat")
+    if not await alice.barrier():
+        return clients
+    bob = await login(BOB_FULL, port, status="bob: collecting")
+    clients.append(bob)
+    if not bob:
+        return clients
+    await bob.expect("bob: the first stored message arrives", is_body_prefix("mid-delivery"), 0)
+    status = server.kill()
+    check("parleyd killed with SIGKILL during the delivery", status == -9, "exit status -9", status)
+    # What the server wrote before it died is still in bob's socket: he reads it up to the end of the
+    # connection, as any client does (the server removes a message once written to the connection).
+    try:
+        await asyncio.wait_for(bob.wait_until("disconnected"), STEP)
+    except asyncio.TimeoutError:
+        check("bob: the connection ends after the SIGKILL", False, "end of stream", "still open")
+    first_part = [m["body"] for m in bob.found(is_body_prefix("mid-delivery"))]
+    alice.abort()
+    await asyncio.get_event_loop().run_in_executor(None, server.start)
+    bob = await login(BOB_FULL, port, status="bob: after the second crash")
+    clients.append(bob)
+    if not bob:
+        return clients
+    got = set(first_part)
+    deadline = time.monotonic() + STEP
+    while not set(many) <= got and time.monotonic() < deadline:
+        await bob.barrier()
+        got |= {m["body"] for m in bob.found(is_body_prefix("mid-delivery"))}
+    second_part = [m["body"] for m in bob.found(is_body_prefix("mid-delivery"))]
+    missing = [body[:16] for body in many if body not in got]
+    check("bob: every one of the 300 messages arrived, before or after the SIGKILL", not missing, "none missing",
+          f"{len(missing)} missing: {missing[:5]}")
+    print(f"        ({len(first_part)} before the SIGKILL, {len(second_part)} after it, "
+          f"{len(first_part) + len(second_part) - len(many)} delivered twice)")
+    check("bob: the messages after the restart came in order", second_part == sorted(second_part), "in order",
+          "out of order")
     return clients
 
 

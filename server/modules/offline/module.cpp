@@ -10,6 +10,10 @@
 // one of them still waits for the stored messages, it is stored and reaches it in order.
 #include <algorithm>
 #include <ctime>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 
 #include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
@@ -28,6 +32,7 @@ constexpr std::string_view kOmemo = "eu.siacs.conversations.axolotl";
 constexpr std::string_view kConferenceInvite = "jabber:x:conference";  // XEP-0249
 constexpr std::string_view kMucUser = "http://jabber.org/protocol/muc#user";
 constexpr std::size_t kDefaultMaxMessages = 1000;
+constexpr std::size_t kRemovalBatch = 32;  // stored messages removed per confirmed write
 
 using xmpp::StanzaError;
 using xmpp::StanzaErrorCondition;
@@ -61,6 +66,13 @@ bool isWorthStoring(const xml::Element& message) {
     }
     const xml::Element* mucUser = message.findChild("x", kMucUser);
     return mucUser && mucUser->findChild("invite", kMucUser);
+}
+
+// The session with the highest priority (the first of equals), or end().
+std::vector<SessionPtr>::const_iterator highestPriority(const std::vector<SessionPtr>& sessions) {
+    return std::max_element(sessions.begin(), sessions.end(), [](const SessionPtr& a, const SessionPtr& b) {
+        return a->priority() < b->priority();
+    });
 }
 
 class OfflineModule final : public Module {
@@ -197,9 +209,7 @@ class OfflineModule final : public Module {
             }
             return allServed;
         }
-        auto best = std::max_element(
-            online.begin(), online.end(),
-            [](const SessionPtr& a, const SessionPtr& b) { return a->priority() < b->priority(); });
+        auto best = highestPriority(online);
         if (!served(**best))
             return false;
         (*best)->deliver(stanza);
@@ -225,50 +235,128 @@ class OfflineModule final : public Module {
 
         // XEP-0160 §2 step 5: the resource that sent non-negative available presence gets them.
         const Jid bare = session->jid().bare();
+        auto guard = co_await mutex_.lock(bare.str());
+        co_await deliverStored(session, bare);
+        co_return HookVerdict::Continue;
+    }
+
+    // Hands the stored messages (but those already handed to another connection) to `session`, and
+    // marks it served. Called under the account's mutex.
+    asio::awaitable<void> deliverStored(SessionPtr session, Jid bare) {
         const std::string host(bare.domain());
         const std::string user(bare.local());
-        auto guard = co_await mutex_.lock(bare.str());
         auto listed = co_await context_->storage().offline().list(host, user, 0);
         if (!listed) {
             // They stay stored; the next available presence tries again.
             context_->log().warn("cannot read the offline messages of " + bare.str() + ": " +
                                  std::string(storage::toString(listed.error())));
-            co_return HookVerdict::Continue;
+            co_return;
         }
-        std::vector<std::uint64_t> done;
-        done.reserve(listed->size());
+        const std::unordered_set<std::uint64_t> inFlight = inFlightOf(bare.str());
+        std::vector<std::uint64_t> handed;
+        std::vector<std::uint64_t> damaged;
         for (storage::OfflineMessage& message : *listed) {
-            done.push_back(message.id);
+            if (inFlight.contains(message.id))
+                continue;
             // A stanza as large as the stream allowed, plus its <delay/>, still parses.
             auto parsed =
                 parseStoredXml(message.xml, context_->log(),
                                "offline message " + std::to_string(message.id) + " of " + bare.str());
-            if (!parsed)
-                continue;  // a damaged row: logged, and removed with the others
+            if (!parsed) {
+                damaged.push_back(message.id);  // logged; removed now, nobody can ever read it
+                continue;
+            }
             auto stanza = xmpp::Stanza::fromElement(std::move(*parsed));
             if (!stanza || !stanza->isMessage()) {
                 context_->log().error("dropping offline message " + std::to_string(message.id) + " of " +
                                       bare.str() + ": not a message stanza");
+                damaged.push_back(message.id);
                 continue;
             }
             session->deliver(std::make_shared<const xmpp::Stanza>(std::move(*stanza)));
+            handed.push_back(message.id);
+            if (handed.size() == kRemovalBatch)
+                removeOnceWritten(*session, bare, std::exchange(handed, {}));
         }
-        data.served.store(true);
-        if (!done.empty()) {
-            auto removed = co_await context_->storage().offline().remove(host, user, std::move(done));
-            if (!removed) {
-                // Delivered but still stored: the next login gets them again (duplicates, never loss).
-                context_->log().warn("cannot remove delivered offline messages of " + bare.str() + ": " +
-                                     std::string(storage::toString(removed.error())));
-            }
+        session->dataOrCreate<OfflineSessionData>(slot_).served.store(true);
+        if (!damaged.empty())
+            co_await removeStored(bare, std::move(damaged));
+        if (!handed.empty())
+            removeOnceWritten(*session, bare, std::move(handed));
+    }
+
+    // XEP-0160 §2: stored messages are removed once handed to the client, i.e. written to its
+    // connection, in batches (fewer come twice when a connection breaks in the middle of a long
+    // delivery). If the connection is lost first they stay stored, and the server dying meanwhile
+    // loses nothing: duplicates are possible, loss is not.
+    void removeOnceWritten(Session& session, const Jid& bare, std::vector<std::uint64_t> handed) {
+        markInFlight(bare.str(), handed, true);
+        session.whenWritten([this, bare, handed = std::move(handed)](bool written) mutable {
+            context_->spawn([this, bare, handed = std::move(handed), written]() mutable {
+                return finishDelivery(bare, std::move(handed), written);
+            });
+        });
+    }
+
+    asio::awaitable<void> finishDelivery(Jid bare, std::vector<std::uint64_t> handed, bool written) {
+        auto guard = co_await mutex_.lock(bare.str());
+        if (written)
+            co_await removeStored(bare, handed);
+        markInFlight(bare.str(), handed, false);
+        if (written)
+            co_return;
+        // The connection was lost before they were written. A resource that came online meanwhile
+        // skipped them (they were in flight) and will not ask again: it gets them now.
+        std::vector<SessionPtr> online = candidates(bare);
+        std::erase_if(online, [this](const SessionPtr& session) { return !served(*session); });
+        auto best = highestPriority(online);
+        if (best != online.end()) {
+            SessionPtr target = *best;
+            co_await deliverStored(std::move(target), bare);
         }
-        co_return HookVerdict::Continue;
+    }
+
+    std::unordered_set<std::uint64_t> inFlightOf(const std::string& bare) const {
+        std::lock_guard lock(inFlightMutex_);
+        auto found = inFlight_.find(bare);
+        return found == inFlight_.end() ? std::unordered_set<std::uint64_t>{} : found->second;
+    }
+
+    void markInFlight(const std::string& bare, const std::vector<std::uint64_t>& ids, bool inFlight) {
+        std::lock_guard lock(inFlightMutex_);
+        if (inFlight) {
+            inFlight_[bare].insert(ids.begin(), ids.end());
+            return;
+        }
+        auto found = inFlight_.find(bare);
+        if (found == inFlight_.end())
+            return;
+        for (std::uint64_t id : ids)
+            found->second.erase(id);
+        if (found->second.empty())
+            inFlight_.erase(found);
+    }
+
+    // Called under the account's mutex.
+    asio::awaitable<void> removeStored(Jid bare, std::vector<std::uint64_t> ids) {
+        const std::string host(bare.domain());
+        const std::string user(bare.local());
+        auto removed = co_await context_->storage().offline().remove(host, user, std::move(ids));
+        if (!removed) {
+            // Delivered but still stored: the next login gets them again (duplicates, never loss).
+            context_->log().warn("cannot remove delivered offline messages of " + bare.str() + ": " +
+                                 std::string(storage::toString(removed.error())));
+        }
     }
 
     ModuleContext* context_ = nullptr;
     std::size_t maxMessages_ = kDefaultMaxMessages;
     std::size_t slot_ = 0;
     KeyedMutex mutex_;
+    // Per account (bare JID): ids of stored messages handed to a connection and not yet written.
+    // Changed only under that account's KeyedMutex; the map itself is shared by all loops.
+    mutable std::mutex inFlightMutex_;
+    std::unordered_map<std::string, std::unordered_set<std::uint64_t>> inFlight_;
     std::vector<Registration> registrations_;
 };
 

@@ -206,6 +206,7 @@ void C2sSession::finish() {
     queue_.clear();
     out_.clear();
     mechanism_.reset();
+    notifyWriteWaiters(true);
 }
 
 // --- output ------------------------------------------------------------------------------------
@@ -250,6 +251,43 @@ void C2sSession::close(StreamError error) {
                            error = std::move(error)]() mutable { self->streamError(std::move(error)); });
 }
 
+void C2sSession::whenWritten(std::function<void(bool written)> done) {
+    if (!executor_.running_in_this_thread()) {
+        asio::post(executor_, [self = std::static_pointer_cast<C2sSession>(shared_from_this()),
+                               done = std::move(done)]() mutable { self->whenWritten(std::move(done)); });
+        return;
+    }
+    if (state_ == State::Closed) {
+        asio::post(executor_, [done = std::move(done)] { done(false); });
+        return;
+    }
+    // The mark is a byte count: the callback waits until every byte serialized so far is written.
+    serializeQueue();
+    writeWaiters_.emplace_back(bytesWritten_ + out_.size(), std::move(done));
+    if (out_.empty())
+        notifyWriteWaiters(false);
+    else
+        wake();
+}
+
+void C2sSession::notifyWriteWaiters(bool ended) {
+    std::size_t ready = 0;
+    while (ready < writeWaiters_.size() && (ended || writeWaiters_[ready].first <= bytesWritten_))
+        ++ready;
+    if (ready == 0)
+        return;
+    std::vector<std::function<void(bool)>> callbacks;
+    callbacks.reserve(ready);
+    for (std::size_t i = 0; i < ready; ++i)
+        callbacks.push_back(std::move(writeWaiters_[i].second));
+    writeWaiters_.erase(writeWaiters_.begin(), writeWaiters_.begin() + static_cast<std::ptrdiff_t>(ready));
+    // Posted, never called from inside the session's own bookkeeping (the callback may deliver again).
+    asio::post(executor_, [callbacks = std::move(callbacks), written = !ended]() {
+        for (const auto& callback : callbacks)
+            callback(written);
+    });
+}
+
 void C2sSession::wake() {
     // Only a coroutine parked on readability needs waking; one parked on writability writes the new
     // bytes when the socket drains, and a busy one flushes after the current event.
@@ -257,10 +295,14 @@ void C2sSession::wake() {
         connection_.cancel();
 }
 
-bool C2sSession::flush() {
+void C2sSession::serializeQueue() {
     for (const xmpp::StanzaPtr& stanza : queue_)
         stanza->serializeTo(out_, "jabber:client");
     queue_.clear();
+}
+
+bool C2sSession::flush() {
+    serializeQueue();
     std::size_t written = 0;
     while (written < out_.size()) {
         auto n = connection_.writeSome(std::span<const char>(out_.data() + written, out_.size() - written));
@@ -275,6 +317,9 @@ bool C2sSession::flush() {
     if (written > 0) {
         lastWriteProgress_ = core_.clock().now();
         out_.erase(0, written);
+        bytesWritten_ += written;
+        if (!writeWaiters_.empty())
+            notifyWriteWaiters(false);
     }
     if (out_.empty() && out_.capacity() > 16 * 1024)
         std::string().swap(out_);  // keep idle sessions small

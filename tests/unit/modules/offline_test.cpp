@@ -69,6 +69,13 @@ class OfflineTest : public ::testing::Test {
         romeo_->send("<presence/>");
     }
 
+    // How many messages the store keeps for a user of localhost.
+    std::size_t stored(const std::string& user) {
+        auto count = runSync(storage_->offline().count("localhost", user));
+        EXPECT_TRUE(count);
+        return count ? *count : 0;
+    }
+
     // Romeo's messages, stored once the ping after them is answered (his stanzas are routed in order).
     void romeoSends(const std::vector<std::string>& stanzas, const std::string& pingId) {
         for (const std::string& stanza : stanzas)
@@ -104,10 +111,45 @@ TEST_F(OfflineTest, StoredMessagesComeWithDelayInOrderOnceAtInitialPresence) {
     // A presence update is not an initial presence, and the messages are gone from the store.
     juliet->send("<presence><show>away</show></presence>");
     EXPECT_TRUE(drain(*juliet, "p4").empty());
+    EXPECT_TRUE(server_.waitFor([&] { return stored("juliet") == 0; }))
+        << "delivered messages were not removed";
     logOut(server_, juliet, "juliet@localhost/balcony");
     auto again = loggedIn(server_, "juliet", "secret", "chamber");
     again->send("<presence/>");
-    EXPECT_TRUE(drain(*again, "p5").empty()) << "delivered messages were not removed";
+    EXPECT_TRUE(drain(*again, "p5").empty()) << "delivered messages came again";
+}
+
+TEST_F(OfflineTest, StoredMessagesAreRemovedOnlyOnceWrittenToTheClient) {
+    // XEP-0160 §2: removed once handed to the client. 40 messages of 200 KB (8 MB) are more than a
+    // client's 4 KiB receive buffer and the kernel's send buffer hold, so the write cannot finish
+    // while Juliet does not read.
+    const std::string body(200000, 'x');
+    std::vector<std::string> sent;
+    for (int i = 0; i < 40; ++i)
+        sent.push_back(chat("juliet@localhost", "m" + std::to_string(i), std::to_string(i) + body));
+    romeoSends(sent, "p1");
+    ASSERT_TRUE(romeoReceived_.empty()) << romeoReceived_.front().toString().substr(0, 300);
+    ASSERT_EQ(stored("juliet"), 40u);
+
+    auto slow = std::make_unique<TestClient>(server_.requiredTlsPort(), false,
+                                             TestClient::Options{.receiveBufferBytes = 4096});
+    ASSERT_EQ(slow->login("juliet", "localhost", "secret", "slow"), "juliet@localhost/slow");
+    slow->send("<presence/>");
+    // The first message proves the server handed them over; then Juliet's connection is cut.
+    auto first = slow->receive();
+    ASSERT_TRUE(first && first->name() == "message");
+    logOut(server_, slow, "juliet@localhost/slow");
+    EXPECT_EQ(stored("juliet"), 40u) << "messages were removed before the client had them";
+
+    // The next login gets all of them (the first one again), and then they are gone.
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    juliet->send("<presence/>");
+    for (int i = 0; i < 40; ++i) {
+        auto message = juliet->receive();
+        ASSERT_TRUE(message && message->name() == "message") << "message " << i;
+        EXPECT_EQ(message->childText("body", "jabber:client"), std::to_string(i) + body);
+    }
+    EXPECT_TRUE(server_.waitFor([&] { return stored("juliet") == 0; }));
 }
 
 TEST_F(OfflineTest, AMessageNearTheStanzaLimitIsDeliveredWithItsDelay) {
@@ -209,6 +251,7 @@ TEST_F(OfflineTest, MessagesArrivingWhileAResourceComesOnlineAreNeitherLostNorDu
     auto received = bodies(drain(*juliet, "p2"));
     EXPECT_EQ(std::multiset<std::string>(received.begin(), received.end()), expected);
     // Nothing was left behind in the store either.
+    EXPECT_TRUE(server_.waitFor([&] { return stored("juliet") == 0; }));
     logOut(server_, juliet, "juliet@localhost/balcony");
     auto again = loggedIn(server_, "juliet", "secret", "chamber");
     again->send("<presence/>");

@@ -33,6 +33,10 @@ class Session : public std::enable_shared_from_this<Session> {
     virtual void deliver(xmpp::StanzaPtr stanza) = 0;
     // Sends a stream error after what is already queued, closes the stream, and unbinds the session.
     virtual void close(xmpp::StreamError error) = 0;
+    // Calls `done` on the session's loop once everything queued for this client so far has been handed
+    // to it (written to its connection): done(true); or, when the session ends first, done(false).
+    // Called exactly once. Lets a module keep a durable copy until the client has it (offline messages).
+    virtual void whenWritten(std::function<void(bool written)> done) = 0;
 
     // The bound full JID; set once at bind time, before the session is visible to others.
     const Jid& jid() const noexcept { return *jid_; }

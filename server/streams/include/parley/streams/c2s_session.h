@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,7 @@ class C2sSession final : public Session {
 
     void deliver(xmpp::StanzaPtr stanza) override;
     void close(xmpp::StreamError error) override;
+    void whenWritten(std::function<void(bool written)> done) override;
     std::string describe() const override;
 
     // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
@@ -85,8 +87,12 @@ class C2sSession final : public Session {
     void streamError(xmpp::StreamError error);
     void enqueue(xmpp::StanzaPtr stanza);
     void wake();
+    // Serializes the queued stanzas into the output buffer.
+    void serializeQueue();
     // Moves queued stanzas into the output buffer and writes what the socket takes. False on error.
     bool flush();
+    // Runs the whenWritten callbacks whose bytes are all written (or all of them, with false, at the end).
+    void notifyWriteWaiters(bool ended);
     asio::awaitable<bool> flushFully();
     void finish();
 
@@ -116,6 +122,9 @@ class C2sSession final : public Session {
     sasl::Step pendingStep_;
     std::vector<xmpp::StanzaPtr> queue_;  // stanzas waiting to be serialized
     std::string out_;                     // serialized bytes not yet written
+    std::uint64_t bytesWritten_ = 0;      // since the stream started (for whenWritten)
+    // whenWritten callbacks, each with the byte count (bytesWritten_ + pending) it waits for, in order.
+    std::vector<std::pair<std::uint64_t, std::function<void(bool)>>> writeWaiters_;
     Clock::TimePoint connectedAt_;
     Clock::TimePoint lastRead_;
     Clock::TimePoint lastWriteProgress_;
