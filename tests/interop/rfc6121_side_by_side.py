@@ -28,7 +28,7 @@ import time
 from slixmpp.exceptions import IqError, IqTimeout
 
 import slixmpp_im
-from parleyd_process import Parleyd, free_port
+from parleyd_process import Parleyd, free_port, stop_process
 from slixmpp_im import DOMAIN, ROSTER_NS, attr, is_message, is_presence, is_push, login, roster_items, stamp_of
 
 WAIT = 5  # the longest one expected stanza may take; a missing one costs this much
@@ -98,13 +98,7 @@ VirtualHost "{DOMAIN}"
         return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
