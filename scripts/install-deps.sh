@@ -12,6 +12,8 @@ packages=(
   libicu-dev libidn2-dev libtomlplusplus-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-slixmpp openssl
+  # interop: a second server that runs the same RFC 6121 battery (tests/interop/rfc6121_side_by_side.py)
+  prosody
 )
 
 missing=()

@@ -8,6 +8,7 @@ set(PARLEY_MODULES
   register
   roster
   offline
+  carbons
   blocking
   vcard
   private

@@ -15,6 +15,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_process(process, timeout=15):
+    """SIGTERM, then SIGKILL if the process has not ended after `timeout` seconds."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Parleyd:
     def __init__(self, binary, registration="open", extra=""):
         self.binary = binary
@@ -85,13 +96,7 @@ backend = "sqlite"
         return self.process.returncode if self.process else None
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.process.returncode if self.process else None
 

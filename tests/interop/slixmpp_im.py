@@ -279,10 +279,13 @@ class Client(slixmpp.ClientXMPP):
             self.abort()
 
 
-async def login(full_jid, port, status=None, register=False, show=None):
+async def login(full_jid, port, status=None, register=False, show=None, plugins=()):
     """Connects (registering first if asked), asks for the roster (which makes the resource interested
-    in pushes, RFC 6121 §2.1.6) and sends initial presence; returns the client or None."""
+    in pushes, RFC 6121 §2.1.6) and sends initial presence; returns the client or None. `plugins`: slixmpp
+    plugins to register first ("xep_0280")."""
     client = Client(full_jid, register)
+    for plugin in plugins:
+        client.register_plugin(plugin)
     client.connect(("127.0.0.1", port))
     try:
         started = await asyncio.wait_for(client.started, STEP)
@@ -603,10 +606,10 @@ async def scenario(server):
     return clients
 
 
-async def run(server):
+async def run(server, play):
     clients = []
     try:
-        clients = await asyncio.wait_for(scenario(server), SCENARIO)
+        clients = await asyncio.wait_for(play(server), SCENARIO)
     except asyncio.TimeoutError:
         check("scenario completed", False, f"within {SCENARIO} s", "the overall timeout")
     except Exception as e:  # report, never hang
@@ -618,7 +621,9 @@ async def run(server):
             await client.leave()
 
 
-def main():
+def main(play=scenario):
+    """Runs the scenario `play` (a coroutine taking the Parleyd, returning its clients) against a new
+    parleyd and reports; the exit status is 0 when every check passed."""
     logging.basicConfig(level=logging.DEBUG if os.environ.get("PARLEY_INTEROP_DEBUG") else logging.ERROR)
     began = time.monotonic()
     server = Parleyd(sys.argv[1]).start()
@@ -637,7 +642,7 @@ def main():
     timer.start()
     loop = asyncio.get_event_loop()
     try:
-        loop.run_until_complete(run(server))
+        loop.run_until_complete(run(server, play))
         # slixmpp leaves a filter task per client behind; end them quietly.
         pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         for task in pending:
