@@ -136,7 +136,7 @@ class OfflineModule final : public Module {
         if (type != "chat" && type != "normal" && !type.empty())
             co_return HookVerdict::Continue;
         const xml::Element& message = stanza->element();
-        // XEP-0334 §4.3: <no-store/> forbids keeping it even for later delivery.
+        // XEP-0334 §4.2: <no-store/> forbids keeping it even for later delivery.
         if (message.findChild("no-store", kHints) || !isWorthStoring(message))
             co_return HookVerdict::Continue;
         // No `to` means the sender's own account (RFC 6120 §10.3).
