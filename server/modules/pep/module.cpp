@@ -170,6 +170,13 @@ class CapsRegistry {
         std::lock_guard lock(mutex_);
         verByJid_.erase(fullJid);
     }
+    // Forgets the resource's ver only if it is still `ver` (a newer presence may have changed it).
+    void forget(const std::string& fullJid, const std::string& ver) {
+        std::lock_guard lock(mutex_);
+        auto it = verByJid_.find(fullJid);
+        if (it != verByJid_.end() && it->second == ver)
+            verByJid_.erase(it);
+    }
     std::optional<std::string> verOf(const std::string& fullJid) const {
         std::lock_guard lock(mutex_);
         auto it = verByJid_.find(fullJid);
@@ -1102,35 +1109,46 @@ class PepModule final : public Module {
     // the last items it may see.
     asio::awaitable<void> learnCaps(Jid jid, std::string capsNode, std::string ver) {
         if (!caps_.knows(ver)) {
-            xml::Element iq("iq", std::string(kClientNs));
-            iq.setAttr("type", "get");
-            iq.setAttr("from", std::string(jid.domain()));
-            iq.setAttr("to", jid.str());
-            iq.append("query", std::string(kDiscoInfoNs)).setAttr("node", capsNode + "#" + ver);
-            xmpp::Stanza request(xmpp::StanzaKind::Iq, std::move(iq), jid, jid.domainJid());
-            IqAnswer answer = co_await context_->sendIq(std::move(request), capsTimeout_);
-            if (!answer) {
-                context_->log().info("no answer from " + jid.str() + " to the capabilities query for " + ver);
+            const bool learned = co_await queryCaps(jid, capsNode, ver);
+            if (!learned) {
+                // Unknown capabilities: the next presence with this ver asks again.
+                caps_.forget(jid.str(), ver);
                 co_return;
             }
-            const xmpp::Stanza& reply = **answer;
-            const xml::Element* query = reply.element().findChild("query", kDiscoInfoNs);
-            if (reply.type() != "result" || !query)
-                co_return;
-            if (capsSha1Ver(*query) != ver) {
-                // §5.4 step 3.6: a mismatch is not cached (and not believed).
-                context_->log().warn(jid.str() + " announced capabilities " + ver +
-                                     " that do not match its disco#info");
-                co_return;
-            }
-            std::set<std::string> features;
-            for (const xml::Element* feature : query->children("feature", kDiscoInfoNs))
-                features.emplace(feature->attr("var"));
-            caps_.learn(ver, std::move(features));
         }
         if (caps_.verOf(jid.str()) != ver)
             co_return;  // gone offline or changed meanwhile
         co_await sendLastItems(jid);
+    }
+
+    // Asks the resource what `ver` means and remembers it if the answer matches the hash.
+    asio::awaitable<bool> queryCaps(Jid jid, std::string capsNode, std::string ver) {
+        xml::Element iq("iq", std::string(kClientNs));
+        iq.setAttr("type", "get");
+        iq.setAttr("from", std::string(jid.domain()));
+        iq.setAttr("to", jid.str());
+        iq.append("query", std::string(kDiscoInfoNs)).setAttr("node", capsNode + "#" + ver);
+        xmpp::Stanza request(xmpp::StanzaKind::Iq, std::move(iq), jid, jid.domainJid());
+        IqAnswer answer = co_await context_->sendIq(std::move(request), capsTimeout_);
+        if (!answer) {
+            context_->log().info("no answer from " + jid.str() + " to the capabilities query for " + ver);
+            co_return false;
+        }
+        const xmpp::Stanza& reply = **answer;
+        const xml::Element* query = reply.element().findChild("query", kDiscoInfoNs);
+        if (reply.type() != "result" || !query)
+            co_return false;
+        if (capsSha1Ver(*query) != ver) {
+            // §5.4 step 3.6: a mismatch is not cached (and not believed).
+            context_->log().warn(jid.str() + " announced capabilities " + ver +
+                                 " that do not match its disco#info");
+            co_return false;
+        }
+        std::set<std::string> features;
+        for (const xml::Element* feature : query->children("feature", kDiscoInfoNs))
+            features.emplace(feature->attr("var"));
+        caps_.learn(ver, std::move(features));
+        co_return true;
     }
 
     // XEP-0163 §4.3.4 (XEP-0060 send_last_published_item=on_sub_and_presence): the newest item of each

@@ -405,6 +405,17 @@ MemoryState::PepNodeData* MemoryPepStore::find(const std::string& host, const st
     return found == user->second.end() ? nullptr : &found->second;
 }
 
+Result<MemoryState::PepNodeData*, StorageError> MemoryPepStore::existing(const std::string& host,
+                                                                         const std::string& username,
+                                                                         const std::string& node) {
+    if (state_.closed)
+        return StorageError::Unavailable;
+    auto* data = find(host, username, node);
+    if (!data)
+        return StorageError::NotFound;
+    return data;
+}
+
 StoreResult<std::vector<PepNode>> MemoryPepStore::listNodes(std::string host, std::string username) {
     std::lock_guard lock(state_.mutex);
     if (state_.closed)
@@ -444,11 +455,10 @@ StoreResult<void> MemoryPepStore::createNode(std::string host, std::string usern
 StoreResult<void> MemoryPepStore::configureNode(std::string host, std::string username, std::string node,
                                                 PepNodeConfig config) {
     std::lock_guard lock(state_.mutex);
-    if (state_.closed)
-        co_return StorageError::Unavailable;
-    auto* data = find(host, username, node);
-    if (!data)
-        co_return StorageError::NotFound;
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
     data->config = std::move(config);
     trimPepItems(*data);
     co_return Result<void, StorageError>{};
@@ -469,12 +479,11 @@ StoreResult<void> MemoryPepStore::deleteNode(std::string host, std::string usern
 StoreResult<std::uint64_t> MemoryPepStore::publishItem(std::string host, std::string username,
                                                        std::string node, PepItem item) {
     std::lock_guard lock(state_.mutex);
-    if (state_.closed)
-        co_return StorageError::Unavailable;
-    auto* data = find(host, username, node);
-    if (!data)
-        co_return StorageError::NotFound;
-    std::erase_if(data->items, [&](const PepItem& existing) { return existing.id == item.id; });
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    std::erase_if(data->items, [&](const PepItem& stored) { return stored.id == item.id; });
     item.order = ++data->lastOrder;
     const std::uint64_t order = item.order;
     data->items.push_back(std::move(item));
@@ -486,39 +495,36 @@ StoreResult<std::vector<PepItem>> MemoryPepStore::items(std::string host, std::s
                                                         std::string node, std::vector<std::string> ids,
                                                         std::size_t limit) {
     std::lock_guard lock(state_.mutex);
-    if (state_.closed)
-        co_return StorageError::Unavailable;
-    const auto* data = find(host, username, node);
-    if (!data)
-        co_return StorageError::NotFound;
-    std::vector<PepItem> found;
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    std::vector<PepItem> selected;
     for (auto it = data->items.rbegin(); it != data->items.rend(); ++it) {
-        if (limit != 0 && found.size() >= limit)
+        if (limit != 0 && selected.size() >= limit)
             break;
         if (ids.empty() || std::find(ids.begin(), ids.end(), it->id) != ids.end())
-            found.push_back(*it);
+            selected.push_back(*it);
     }
-    co_return found;
+    co_return selected;
 }
 
 StoreResult<bool> MemoryPepStore::retractItem(std::string host, std::string username, std::string node,
                                               std::string id) {
     std::lock_guard lock(state_.mutex);
-    if (state_.closed)
-        co_return StorageError::Unavailable;
-    auto* data = find(host, username, node);
-    if (!data)
-        co_return StorageError::NotFound;
-    co_return std::erase_if(data->items, [&](const PepItem& existing) { return existing.id == id; }) > 0;
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    co_return std::erase_if(data->items, [&](const PepItem& item) { return item.id == id; }) > 0;
 }
 
 StoreResult<void> MemoryPepStore::purgeNode(std::string host, std::string username, std::string node) {
     std::lock_guard lock(state_.mutex);
-    if (state_.closed)
-        co_return StorageError::Unavailable;
-    auto* data = find(host, username, node);
-    if (!data)
-        co_return StorageError::NotFound;
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
     data->items.clear();
     co_return Result<void, StorageError>{};
 }

@@ -143,6 +143,10 @@ class MemoryPepStore final : public PepStore {
     // The node, or nullptr. Call with the mutex held.
     MemoryState::PepNodeData* find(const std::string& host, const std::string& username,
                                    const std::string& node);
+    // The node; Unavailable once closed, NotFound if absent. Call with the mutex held.
+    Result<MemoryState::PepNodeData*, StorageError> existing(const std::string& host,
+                                                             const std::string& username,
+                                                             const std::string& node);
     MemoryState& state_;
 };
 
