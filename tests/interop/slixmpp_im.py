@@ -147,10 +147,12 @@ class Client(slixmpp.ClientXMPP):
     (in arrival order), and lets the scenario wait for one that matches. Subscription requests from the
     bare JIDs in `approve` are approved by a handler; others are left unanswered."""
 
-    def __init__(self, full_jid, register=False):
+    def __init__(self, full_jid, register=False, plugins=()):
         jid = slixmpp.JID(full_jid)
         super().__init__(full_jid, PASSWORDS[jid.bare])
         insecure(self)
+        for plugin in plugins:  # other scenarios (slixmpp_pep.py) add what they test
+            self.register_plugin(plugin)
         self.label = jid.user
         self.events = []  # (kind, stanza, text)
         self.waiters = []  # (predicate, future)
@@ -276,10 +278,10 @@ class Client(slixmpp.ClientXMPP):
             self.abort()
 
 
-async def login(full_jid, port, status=None, register=False, show=None):
+async def login(full_jid, port, status=None, register=False, show=None, plugins=()):
     """Connects (registering first if asked), asks for the roster (which makes the resource interested
     in pushes, RFC 6121 §2.1.6) and sends initial presence; returns the client or None."""
-    client = Client(full_jid, register)
+    client = Client(full_jid, register, plugins)
     client.connect(("127.0.0.1", port))
     try:
         started = await asyncio.wait_for(client.started, STEP)
@@ -555,10 +557,10 @@ async def scenario(server):
     return clients
 
 
-async def run(server):
+async def run(server, scenario_of=None):
     clients = []
     try:
-        clients = await asyncio.wait_for(scenario(server), SCENARIO)
+        clients = await asyncio.wait_for((scenario_of or scenario)(server), SCENARIO)
     except asyncio.TimeoutError:
         check("scenario completed", False, f"within {SCENARIO} s", "the overall timeout")
     except Exception as e:  # report, never hang
@@ -570,7 +572,8 @@ async def run(server):
             await client.leave()
 
 
-def main():
+def main(scenario_of=None):
+    """Runs `scenario_of(server)` (this file's scenario by default) against a fresh parleyd."""
     logging.basicConfig(level=logging.DEBUG if os.environ.get("PARLEY_INTEROP_DEBUG") else logging.ERROR)
     began = time.monotonic()
     server = Parleyd(sys.argv[1]).start()
@@ -589,7 +592,7 @@ def main():
     timer.start()
     loop = asyncio.get_event_loop()
     try:
-        loop.run_until_complete(run(server))
+        loop.run_until_complete(run(server, scenario_of))
         # slixmpp leaves a filter task per client behind; end them quietly.
         pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         for task in pending:
