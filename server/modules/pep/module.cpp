@@ -273,9 +273,12 @@ class PepModule final : public Module {
         const xml::Element* action = request.payload().firstChild();
         if (action && (action->name() == "subscribe" || action->name() == "unsubscribe")) {
             // XEP-0163 §4: contacts are subscribed through their capabilities, not explicitly.
-            co_return pubsubError(
-                StanzaErrorCondition::FeatureNotImplemented, "unsupported",
-                "Subscriptions to personal eventing nodes follow presence and capabilities");
+            StanzaError error =
+                pubsubError(StanzaErrorCondition::FeatureNotImplemented, "unsupported",
+                            "Subscriptions to personal eventing nodes follow presence and capabilities");
+            // XEP-0060 §6.1.3.8 (and §6.2.3.x): the feature that is not supported.
+            error.applicationCondition->setAttr("feature", "subscribe");
+            co_return error;
         }
         co_return StanzaError(StanzaErrorCondition::Forbidden,
                               "Only the account itself publishes to its nodes");
