@@ -1019,7 +1019,10 @@ class PepModule final : public Module {
             if (config->notifyRetract)
                 co_await notifyRetraction(owner, node, *config, item.id);
         }
-        for (auto& [id, conference] : wanted) {
+        for (const auto& entry : wanted) {
+            // Named, not a structured binding: clang 14 cannot capture those in the lambda below.
+            const std::string& id = entry.first;
+            const xml::Element& conference = entry.second;
             std::string xml = conference.toString();
             auto same = std::find_if(existing->begin(), existing->end(),
                                      [&](const PepItem& item) { return item.id == id && item.xml == xml; });
