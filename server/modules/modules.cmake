@@ -13,4 +13,5 @@ set(PARLEY_MODULES
   vcard
   private
   last
+  pep
 )

@@ -150,10 +150,12 @@ class Client(slixmpp.ClientXMPP):
     (in arrival order), and lets the scenario wait for one that matches. Subscription requests from the
     bare JIDs in `approve` are approved by a handler; others are left unanswered."""
 
-    def __init__(self, full_jid, register=False):
+    def __init__(self, full_jid, register=False, plugins=()):
         jid = slixmpp.JID(full_jid)
         super().__init__(full_jid, PASSWORDS[jid.bare])
         insecure(self)
+        for plugin in plugins:  # other scenarios (slixmpp_pep.py) add what they test
+            self.register_plugin(plugin)
         self.label = jid.user
         self.events = []  # (kind, stanza, text)
         self.waiters = []  # (predicate, future)
@@ -283,9 +285,7 @@ async def login(full_jid, port, status=None, register=False, show=None, plugins=
     """Connects (registering first if asked), asks for the roster (which makes the resource interested
     in pushes, RFC 6121 §2.1.6) and sends initial presence; returns the client or None. `plugins`: slixmpp
     plugins to register first ("xep_0280")."""
-    client = Client(full_jid, register)
-    for plugin in plugins:
-        client.register_plugin(plugin)
+    client = Client(full_jid, register, plugins)
     client.connect(("127.0.0.1", port))
     try:
         started = await asyncio.wait_for(client.started, STEP)

@@ -131,6 +131,7 @@ bool TestServer::accountExists(const std::string& user, const std::string& domai
 void TestServer::advanceClock(std::chrono::seconds by) {
     clock_->advance(by);
     server_->c2s().sweepTimeoutsForTest();
+    server_->core().iqTracker().expire(clock_->now());
     // The sweeps run on the loops; a marker posted after them on each loop (handlers posted from one
     // thread run in order) tells when they are done, so the caller sees their effects. Bounded wait.
     std::vector<std::future<void>> done;

@@ -14,6 +14,8 @@
 //       <message to='${Juliet's full JID}' type='chat'><body>hi</body></message>
 //   Juliet receives:                    indented XML; each element must match the next one received
 //       <message from='${Romeo's full JID}' type='chat'><body>hi</body></message>
+//       <iq type='get' id='{=caps-id}'/>  an attribute written {=name} matches anything and keeps the
+//                                       value received as ${name} for later steps (ids the server chose)
 //   Romeo receives nothing              nothing is pending (checked with a ping round trip)
 //   Romeo receives stream error: invalid-from
 //   Romeo disconnects                   </stream:stream>, then the server closes
@@ -220,7 +222,17 @@ class TranscriptRun {
                 auto received = client.receive();
                 ASSERT_TRUE(received)
                     << step.client << " received nothing, expected " << expected->toString("jabber:client");
-                auto difference = differs(*expected, *received);
+                // {=name} attributes (top level) match anything and capture the value as ${name}.
+                xml::Element pattern = *expected;
+                for (const xml::Attribute& attribute : expected->attributes()) {
+                    const std::string& value = attribute.value;
+                    const std::string* got = received->findAttr(attribute.name, attribute.ns);
+                    if (value.size() > 3 && value.starts_with("{=") && value.ends_with("}") && got) {
+                        variables_["${" + value.substr(2, value.size() - 3) + "}"] = *got;
+                        pattern.setAttr(attribute.name, "{any}", attribute.ns);
+                    }
+                }
+                auto difference = differs(pattern, *received);
                 ASSERT_FALSE(difference)
                     << *difference << "\n  expected: " << expected->toString("jabber:client")
                     << "\n  received: " << received->toString("jabber:client");

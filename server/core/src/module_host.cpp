@@ -54,6 +54,16 @@ class ModuleHost::Context final : public ModuleContext {
         return Registration([&list, it] { list.erase(it); });
     }
 
+    Registration addAccountDiscoFeature(std::string var) override {
+        return addTo(host_.accountDiscoFeatures_, std::move(var));
+    }
+    Registration addAccountDiscoIdentity(DiscoIdentity identity) override {
+        return addTo(host_.accountDiscoIdentities_, std::move(identity));
+    }
+    Registration addAccountDiscoItems(AccountItemsProvider provider) override {
+        return addTo(host_.accountDiscoItems_, std::move(provider));
+    }
+
     Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) override {
         auto& list = host_.accountDeletedHandlers_;
         auto it = list.insert(list.end(), std::move(handler));
@@ -89,6 +99,13 @@ class ModuleHost::Context final : public ModuleContext {
 
     std::vector<std::string> discoFeatures() const override { return host_.discoFeatures(); }
     std::vector<DiscoIdentity> discoIdentities() const override { return host_.discoIdentities(); }
+    std::vector<std::string> accountDiscoFeatures() const override { return host_.accountDiscoFeatures(); }
+    std::vector<DiscoIdentity> accountDiscoIdentities() const override {
+        return {host_.accountDiscoIdentities_.begin(), host_.accountDiscoIdentities_.end()};
+    }
+    std::vector<AccountItemsProvider> accountDiscoItems() const override {
+        return {host_.accountDiscoItems_.begin(), host_.accountDiscoItems_.end()};
+    }
     const ServerConfig& config() const override { return host_.core_.config(); }
     std::string option(std::string_view key, std::string_view fallback) const override {
         auto it = config_.options.find(std::string(key));
@@ -104,6 +121,16 @@ class ModuleHost::Context final : public ModuleContext {
 
     asio::awaitable<void> route(xmpp::StanzaPtr stanza) override {
         co_await host_.core_.router().routeAsync(std::move(stanza));
+    }
+
+    asio::awaitable<IqAnswer> sendIq(xmpp::Stanza request, std::chrono::seconds timeout) override {
+        Router& router = host_.core_.router();
+        std::function<void(xmpp::StanzaPtr)> send = [&router](xmpp::StanzaPtr stanza) {
+            router.route(std::move(stanza));
+        };
+        IqAnswer answer =
+            co_await host_.core_.iqTracker().request(std::move(request), timeout, std::move(send));
+        co_return answer;
     }
 
     std::vector<SessionPtr> sessionsOf(const Jid& bareJid) const override {
@@ -131,6 +158,13 @@ class ModuleHost::Context final : public ModuleContext {
     void accountDeleted(const AccountDeletedEvent& event) override { host_.fireAccountDeleted(event); }
 
   private:
+    // Appends to one of the host's lists; the handle erases the entry again.
+    template <class T>
+    static Registration addTo(std::list<T>& list, T value) {
+        auto it = list.insert(list.end(), std::move(value));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
     ModuleHost& host_;
     ModuleConfig config_;
     Logger log_;
@@ -189,11 +223,24 @@ std::vector<xml::Element> ModuleHost::streamFeatures(StreamStage stage,
     return features;
 }
 
-std::vector<std::string> ModuleHost::discoFeatures() const {
-    std::vector<std::string> features(discoFeatures_.begin(), discoFeatures_.end());
+namespace {
+
+// Features in the order disco#info lists them (and XEP-0115 hashes them): sorted, each once.
+std::vector<std::string> sortedUnique(const std::list<std::string>& list) {
+    std::vector<std::string> features(list.begin(), list.end());
     std::sort(features.begin(), features.end());
     features.erase(std::unique(features.begin(), features.end()), features.end());
     return features;
+}
+
+}  // namespace
+
+std::vector<std::string> ModuleHost::discoFeatures() const {
+    return sortedUnique(discoFeatures_);
+}
+
+std::vector<std::string> ModuleHost::accountDiscoFeatures() const {
+    return sortedUnique(accountDiscoFeatures_);
 }
 
 std::vector<DiscoIdentity> ModuleHost::discoIdentities() const {

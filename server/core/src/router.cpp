@@ -161,8 +161,10 @@ asio::awaitable<void> Router::routeToServer(StanzaPtr stanza) {
     const Jid& to = *stanza->to();
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq: {
-            if (!isRequest(*stanza))
-                co_return;  // answers to iqs the server sent; nothing waits for them yet
+            if (!isRequest(*stanza)) {
+                core_.iqTracker().complete(stanza);  // an answer to an iq the server sent, or dropped
+                co_return;
+            }
             const bool handled =
                 co_await dispatchIq(stanza, static_cast<unsigned>(IqScope::Host), std::string(to.domain()));
             if (!handled)
@@ -183,8 +185,10 @@ asio::awaitable<void> Router::routeToBare(RoutedStanza& routed, const Jid& bare,
     const StanzaPtr stanza = routed.stanza;
     switch (stanza->kind()) {
         case xmpp::StanzaKind::Iq: {
-            if (!isRequest(*stanza))
+            if (!isRequest(*stanza)) {
+                core_.iqTracker().complete(stanza);  // an answer to an iq sent for the account, or dropped
                 co_return;
+            }
             // §10.5.3.1/§10.3.3: the server answers an iq to a bare JID on the account's behalf.
             const unsigned scope =
                 isSelf ? (static_cast<unsigned>(IqScope::Self) | static_cast<unsigned>(IqScope::Bare))

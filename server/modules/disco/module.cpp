@@ -1,30 +1,21 @@
 // XEP-0030 Service Discovery for the server and for the user's own account, XEP-0115 entity
 // capabilities of the server in stream features (with the matching disco#info node), XEP-0128/XEP-0157
 // contact addresses as an extended info form.
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <mutex>
 
-#include "parley/base/base64.h"
+#include "parley/modules/caps.h"
 #include "parley/server/module.h"
 #include "parley/server/version.h"
+#include "parley/storage/storage.h"
 
 namespace parley::server::modules {
 namespace {
 
 constexpr std::string_view kDiscoInfo = "http://jabber.org/protocol/disco#info";
 constexpr std::string_view kDiscoItems = "http://jabber.org/protocol/disco#items";
-constexpr std::string_view kCaps = "http://jabber.org/protocol/caps";
 constexpr std::string_view kDataForms = "jabber:x:data";
 constexpr std::string_view kCapsNode = "https://parley.im";
-
-std::string sha1Base64(std::string_view text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha1(), nullptr);
-    return base64Encode(std::string_view(reinterpret_cast<const char*>(digest), length));
-}
 
 class DiscoModule final : public Module {
   public:
@@ -39,17 +30,17 @@ class DiscoModule final : public Module {
         registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Host}),
                                               std::string(kDiscoItems), "query",
                                               [this](IqRequest r) { return serverItems(std::move(r)); }));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self}),
+        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self, IqScope::Bare}),
                                               std::string(kDiscoInfo), "query",
                                               [this](IqRequest r) { return accountInfo(std::move(r)); }));
-        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self}),
+        registrations_.push_back(context.onIq(xmpp::IqType::Get, scopes({IqScope::Self, IqScope::Bare}),
                                               std::string(kDiscoItems), "query",
                                               [this](IqRequest r) { return accountItems(std::move(r)); }));
         // XEP-0115 §6.3: a server advertises its own capabilities in stream features.
         for (StreamStage stage : {StreamStage::PreAuth, StreamStage::PostAuth}) {
             registrations_.push_back(
                 context.addStreamFeature(stage, [this](const StreamFeatureContext& feature) {
-                    xml::Element c("c", std::string(kCaps));
+                    xml::Element c("c", std::string(kCapsNs));
                     c.setAttr("hash", "sha-1");
                     c.setAttr("node", std::string(kCapsNode));
                     c.setAttr("ver", capsVersion(feature.host));
@@ -98,41 +89,13 @@ class DiscoModule final : public Module {
         return query;
     }
 
-    // XEP-0115 §5.1 verification string over identities, features and extended forms.
+    // XEP-0115 §5.1: the hash of what disco#info answers (computed once per host).
     std::string capsVersion(const std::string& host) const {
         std::lock_guard lock(capsMutex_);
         auto cached = capsByHost_.find(host);
         if (cached != capsByHost_.end())
             return cached->second;
-        std::vector<std::string> identities;
-        for (const DiscoIdentity& identity : context_->discoIdentities()) {
-            identities.push_back(identity.category + "/" + identity.type + "//" + identity.name);
-        }
-        std::sort(identities.begin(), identities.end());
-        std::string s;
-        for (const std::string& identity : identities)
-            s += identity + "<";
-        for (const std::string& feature : context_->discoFeatures())
-            s += feature + "<";  // already sorted
-        if (auto form = serverInfoForm(host)) {
-            s += "http://jabber.org/network/serverinfo<";
-            std::vector<const xml::Element*> fields = form->children("field", kDataForms);
-            std::sort(fields.begin(), fields.end(), [](const xml::Element* a, const xml::Element* b) {
-                return a->attr("var") < b->attr("var");
-            });
-            for (const xml::Element* field : fields) {
-                if (field->attr("var") == "FORM_TYPE")
-                    continue;
-                s += std::string(field->attr("var")) + "<";
-                std::vector<std::string> values;
-                for (const xml::Element* value : field->children("value", kDataForms))
-                    values.push_back(value->text());
-                std::sort(values.begin(), values.end());
-                for (const std::string& value : values)
-                    s += value + "<";
-            }
-        }
-        std::string ver = sha1Base64(s);
+        std::string ver = capsSha1Ver(buildServerInfo(host, ""));
         capsByHost_[host] = ver;
         return ver;
     }
@@ -151,20 +114,64 @@ class DiscoModule final : public Module {
         co_return xml::Element("query", std::string(kDiscoItems));
     }
 
-    // XEP-0030 §... and RFC 6121: the account answers for itself to its own resources.
-    asio::awaitable<IqResult> accountInfo(IqRequest request) {
+    // RFC 6120 §10.5.3.1: an iq to another account's bare JID is answered by the server on its behalf;
+    // for a name with no account the answer is the same as for any unhandled iq (§13.11: nothing tells
+    // the two apart).
+    asio::awaitable<std::optional<xmpp::StanzaError>> accountRefusal(IqRequest request) {
         if (request.payload().hasAttr("node"))
             co_return xmpp::StanzaError(xmpp::StanzaErrorCondition::ItemNotFound);
+        if (request.scope == IqScope::Self)
+            co_return std::nullopt;
+        const Jid& to = *request.stanza->to();
+        const std::string host(to.domain());
+        const std::string user(to.local());
+        auto found = co_await context_->storage().accounts().findAccount(host, user);
+        if (found && found->has_value())
+            co_return std::nullopt;
+        co_return xmpp::StanzaError(xmpp::StanzaErrorCondition::ServiceUnavailable);
+    }
+
+    // XEP-0030 §3.1: the account answers for itself (account/registered), with what modules run for
+    // every account (XEP-0163 §1: pubsub/pep).
+    asio::awaitable<IqResult> accountInfo(IqRequest request) {
+        IqRequest lookup = request;  // named: no temporary inside co_await (docs/STYLE.md rule 16)
+        auto refusal = co_await accountRefusal(std::move(lookup));
+        if (refusal)
+            co_return *refusal;
         xml::Element query("query", std::string(kDiscoInfo));
-        xml::Element& identity = query.append("identity", std::string(kDiscoInfo));
-        identity.setAttr("category", "account");
-        identity.setAttr("type", "registered");
-        query.append("feature", std::string(kDiscoInfo)).setAttr("var", std::string(kDiscoInfo));
+        std::vector<DiscoIdentity> identities = context_->accountDiscoIdentities();
+        identities.insert(identities.begin(), DiscoIdentity{"account", "registered", ""});
+        for (const DiscoIdentity& identity : identities) {
+            xml::Element& element = query.append("identity", std::string(kDiscoInfo));
+            element.setAttr("category", identity.category);
+            element.setAttr("type", identity.type);
+            if (!identity.name.empty())
+                element.setAttr("name", identity.name);
+        }
+        std::vector<std::string> features = context_->accountDiscoFeatures();
+        features.push_back(std::string(kDiscoInfo));
+        std::sort(features.begin(), features.end());
+        for (const std::string& feature : features)
+            query.append("feature", std::string(kDiscoInfo)).setAttr("var", feature);
         co_return query;
     }
 
-    asio::awaitable<IqResult> accountItems(IqRequest) {
-        co_return xml::Element("query", std::string(kDiscoItems));
+    asio::awaitable<IqResult> accountItems(IqRequest request) {
+        IqRequest lookup = request;  // named: no temporary inside co_await (docs/STYLE.md rule 16)
+        auto refusal = co_await accountRefusal(std::move(lookup));
+        if (refusal)
+            co_return *refusal;
+        xml::Element query("query", std::string(kDiscoItems));
+        const Jid account = request.stanza->to() ? request.stanza->to()->bare() : request.from().bare();
+        const Jid requester = request.from();
+        for (const AccountItemsProvider& provider : context_->accountDiscoItems()) {
+            // GCC 12: the awaitable is named, not a temporary of the co_await (docs/STYLE.md rule 16).
+            asio::awaitable<std::vector<xml::Element>> listing = provider(account, requester);
+            std::vector<xml::Element> items = co_await std::move(listing);
+            for (xml::Element& item : items)
+                query.append(std::move(item));
+        }
+        co_return query;
     }
 
     ModuleContext* context_ = nullptr;

@@ -127,6 +127,8 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
                                                      {"blocklist"},
                                                      {"key_value"},
                                                      {"offline_messages"},
+                                                     {"pep_items"},
+                                                     {"pep_nodes"},
                                                      {"roster_items"},
                                                      {"roster_tombstones"},
                                                      {"roster_versions"},

@@ -140,6 +140,32 @@ class StorageConformance : public ::testing::Test {
     RosterStore& rosters() { return storage_->roster(); }
     OfflineStore& offline() { return storage_->offline(); }
     BlockListStore& blocks() { return storage_->blockList(); }
+    PepStore& pep() { return storage_->pep(); }
+
+    std::optional<PepNodeConfig> pepNode(std::string host, std::string username, std::string node) {
+        auto found = run(pep().findNode(std::move(host), std::move(username), std::move(node)));
+        EXPECT_TRUE(found) << toString(found.error());
+        return found ? *found : std::nullopt;
+    }
+    void createPepNode(std::string host, std::string username, std::string node, PepNodeConfig config,
+                       std::size_t maxNodes = 0) {
+        auto created = run(pep().createNode(std::move(host), std::move(username), std::move(node),
+                                            std::move(config), maxNodes));
+        ASSERT_TRUE(created) << toString(created.error());
+    }
+    std::uint64_t publishPep(std::string host, std::string username, std::string node, PepItem item) {
+        auto order =
+            run(pep().publishItem(std::move(host), std::move(username), std::move(node), std::move(item)));
+        EXPECT_TRUE(order) << toString(order.error());
+        return order ? *order : 0;
+    }
+    std::vector<PepItem> pepItems(std::string host, std::string username, std::string node,
+                                  std::vector<std::string> ids = {}, std::size_t limit = 0) {
+        auto items =
+            run(pep().items(std::move(host), std::move(username), std::move(node), std::move(ids), limit));
+        EXPECT_TRUE(items) << toString(items.error());
+        return items ? *items : std::vector<PepItem>{};
+    }
 
     Roster load(std::string host, std::string username) {
         auto roster = run(rosters().loadRoster(std::move(host), std::move(username)));
@@ -1048,7 +1074,166 @@ TYPED_TEST_P(StorageConformance, CallsAfterCloseAreUnavailable) {
     expectUnavailable(this->run(this->blocks().list("example.org", "juliet")));
     expectUnavailable(this->run(this->blocks().add("example.org", "juliet", {"a@example.com"}, 0)));
     expectUnavailable(this->run(this->blocks().remove("example.org", "juliet", {})));
+    expectUnavailable(this->run(this->pep().listNodes("example.org", "juliet")));
+    expectUnavailable(this->run(this->pep().findNode("example.org", "juliet", "n")));
+    expectUnavailable(this->run(this->pep().createNode("example.org", "juliet", "n", {}, 0)));
+    expectUnavailable(this->run(this->pep().configureNode("example.org", "juliet", "n", {})));
+    expectUnavailable(this->run(this->pep().deleteNode("example.org", "juliet", "n")));
+    expectUnavailable(this->run(this->pep().publishItem("example.org", "juliet", "n", {})));
+    expectUnavailable(this->run(this->pep().items("example.org", "juliet", "n", {}, 0)));
+    expectUnavailable(this->run(this->pep().retractItem("example.org", "juliet", "n", "1")));
+    expectUnavailable(this->run(this->pep().purgeNode("example.org", "juliet", "n")));
     this->storage_->close();  // closing twice is harmless
+}
+
+// PepStore
+
+namespace {
+
+PepItem pepItem(std::string id, std::string xml = "<x xmlns='urn:example'/>") {
+    return PepItem{std::move(id), std::move(xml), "juliet@example.org/balcony", 0};
+}
+
+std::vector<std::string> pepIds(const std::vector<PepItem>& items) {
+    std::vector<std::string> ids;
+    for (const auto& item : items)
+        ids.push_back(item.id);
+    return ids;
+}
+
+}  // namespace
+
+TYPED_TEST_P(StorageConformance, PepNodesAreCreatedFoundListedSortedAndConfigured) {
+    EXPECT_FALSE(this->pepNode("example.org", "juliet", "urn:xmpp:avatar:data"));
+    PepNodeConfig open;
+    open.accessModel = "open";
+    open.maxItems = 3;
+    open.persistItems = false;
+    open.sendLastPublishedItem = "never";
+    open.notifyRetract = false;
+    open.rosterGroups = {"Friends", "", "a\nb\\c"};
+    open.whitelist = {"nurse@example.org", "romeo@example.net"};
+    this->createPepNode("example.org", "juliet", "urn:xmpp:avatar:data", open);
+    this->createPepNode("example.org", "juliet", "eu.siacs.conversations.axolotl.devicelist", {});
+    EXPECT_EQ(this->pepNode("example.org", "juliet", "urn:xmpp:avatar:data"), open);
+    EXPECT_EQ(this->pepNode("example.org", "juliet", "eu.siacs.conversations.axolotl.devicelist"),
+              PepNodeConfig{});
+    auto listed = this->run(this->pep().listNodes("example.org", "juliet"));
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), 2u);
+    EXPECT_EQ((*listed)[0].name, "eu.siacs.conversations.axolotl.devicelist");
+    EXPECT_EQ((*listed)[1].name, "urn:xmpp:avatar:data");
+    EXPECT_EQ((*listed)[1].config, open);
+    // Creating it again is AlreadyExists and keeps the first configuration.
+    auto again = this->run(this->pep().createNode("example.org", "juliet", "urn:xmpp:avatar:data", {}, 0));
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error(), StorageError::AlreadyExists);
+    EXPECT_EQ(this->pepNode("example.org", "juliet", "urn:xmpp:avatar:data"), open);
+    // Nodes of other users and hosts are separate.
+    EXPECT_FALSE(this->pepNode("example.org", "romeo", "urn:xmpp:avatar:data"));
+    EXPECT_FALSE(this->pepNode("example.net", "juliet", "urn:xmpp:avatar:data"));
+    PepNodeConfig changed = open;
+    changed.accessModel = "whitelist";
+    changed.whitelist = {};
+    ASSERT_TRUE(
+        this->run(this->pep().configureNode("example.org", "juliet", "urn:xmpp:avatar:data", changed)));
+    EXPECT_EQ(this->pepNode("example.org", "juliet", "urn:xmpp:avatar:data"), changed);
+    auto absent =
+        this->run(this->pep().configureNode("example.org", "romeo", "urn:xmpp:avatar:data", changed));
+    ASSERT_FALSE(absent);
+    EXPECT_EQ(absent.error(), StorageError::NotFound);
+}
+
+TYPED_TEST_P(StorageConformance, PepNodesBeyondMaxNodesAreQuotaExceeded) {
+    this->createPepNode("example.org", "juliet", "a", {}, 2);
+    this->createPepNode("example.org", "juliet", "b", {}, 2);
+    auto third = this->run(this->pep().createNode("example.org", "juliet", "c", {}, 2));
+    ASSERT_FALSE(third);
+    EXPECT_EQ(third.error(), StorageError::QuotaExceeded);
+    EXPECT_FALSE(this->pepNode("example.org", "juliet", "c"));
+    this->createPepNode("example.org", "romeo", "c", {}, 2);   // per account
+    this->createPepNode("example.org", "juliet", "c", {}, 0);  // 0: no limit
+}
+
+TYPED_TEST_P(StorageConformance, PepItemsAreNewestFirstReplacedByIdAndTrimmedToMaxItems) {
+    PepNodeConfig config;
+    config.maxItems = 3;
+    this->createPepNode("example.org", "juliet", "n", config);
+    const std::uint64_t first =
+        this->publishPep("example.org", "juliet", "n", pepItem("1", "<a xmlns='u'>1</a>"));
+    const std::uint64_t second = this->publishPep("example.org", "juliet", "n", pepItem("2"));
+    EXPECT_LT(first, second);
+    this->publishPep("example.org", "juliet", "n", pepItem("3"));
+    EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n")),
+              (std::vector<std::string>{"3", "2", "1"}));
+    // The same id again replaces the item and makes it the newest.
+    const std::uint64_t replaced =
+        this->publishPep("example.org", "juliet", "n", pepItem("1", "<b xmlns='u'/>"));
+    EXPECT_GT(replaced, second);
+    auto items = this->pepItems("example.org", "juliet", "n");
+    ASSERT_EQ(pepIds(items), (std::vector<std::string>{"1", "3", "2"}));
+    EXPECT_EQ(items[0].xml, "<b xmlns='u'/>");
+    EXPECT_EQ(items[0].publisher, "juliet@example.org/balcony");
+    EXPECT_EQ(items[0].order, replaced);
+    // A fourth id drops the oldest.
+    this->publishPep("example.org", "juliet", "n", pepItem("4"));
+    EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n")),
+              (std::vector<std::string>{"4", "1", "3"}));
+    // Limit and ids.
+    EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n", {}, 1)), (std::vector<std::string>{"4"}));
+    EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n", {"3", "4", "9"})),
+              (std::vector<std::string>{"4", "3"}));
+    // A smaller max_items trims at once; 0 keeps everything.
+    config.maxItems = 1;
+    ASSERT_TRUE(this->run(this->pep().configureNode("example.org", "juliet", "n", config)));
+    EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n")), (std::vector<std::string>{"4"}));
+    config.maxItems = 0;
+    ASSERT_TRUE(this->run(this->pep().configureNode("example.org", "juliet", "n", config)));
+    for (const char* id : {"5", "6", "7"})
+        this->publishPep("example.org", "juliet", "n", pepItem(id));
+    EXPECT_EQ(this->pepItems("example.org", "juliet", "n").size(), 4u);
+}
+
+TYPED_TEST_P(StorageConformance, PepRetractPurgeAndDeleteNode) {
+    this->createPepNode("example.org", "juliet", "n", PepNodeConfig{.maxItems = 10});
+    this->publishPep("example.org", "juliet", "n", pepItem("1"));
+    this->publishPep("example.org", "juliet", "n", pepItem("2"));
+    auto retracted = this->run(this->pep().retractItem("example.org", "juliet", "n", "1"));
+    ASSERT_TRUE(retracted);
+    EXPECT_TRUE(*retracted);
+    retracted = this->run(this->pep().retractItem("example.org", "juliet", "n", "1"));
+    ASSERT_TRUE(retracted);
+    EXPECT_FALSE(*retracted);
+    EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n")), (std::vector<std::string>{"2"}));
+    ASSERT_TRUE(this->run(this->pep().purgeNode("example.org", "juliet", "n")));
+    EXPECT_TRUE(this->pepItems("example.org", "juliet", "n").empty());
+    this->publishPep("example.org", "juliet", "n", pepItem("3"));
+    ASSERT_TRUE(this->run(this->pep().deleteNode("example.org", "juliet", "n")));
+    EXPECT_FALSE(this->pepNode("example.org", "juliet", "n"));
+    // A node created again under the same name starts empty.
+    this->createPepNode("example.org", "juliet", "n", {});
+    EXPECT_TRUE(this->pepItems("example.org", "juliet", "n").empty());
+    auto expectNotFound = [](const auto& result) {
+        ASSERT_FALSE(result);
+        EXPECT_EQ(result.error(), StorageError::NotFound);
+    };
+    expectNotFound(this->run(this->pep().deleteNode("example.org", "juliet", "absent")));
+    expectNotFound(this->run(this->pep().publishItem("example.org", "juliet", "absent", pepItem("1"))));
+    expectNotFound(this->run(this->pep().items("example.org", "juliet", "absent", {}, 0)));
+    expectNotFound(this->run(this->pep().retractItem("example.org", "juliet", "absent", "1")));
+    expectNotFound(this->run(this->pep().purgeNode("example.org", "juliet", "absent")));
+}
+
+TYPED_TEST_P(StorageConformance, DeleteAccountRemovesThePepNodes) {
+    this->create(account("example.org", "juliet"));
+    this->createPepNode("example.org", "juliet", "n", {});
+    this->publishPep("example.org", "juliet", "n", pepItem("1"));
+    this->createPepNode("example.org", "romeo", "n", {});
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "juliet", 1800000000)));
+    auto listed = this->run(this->pep().listNodes("example.org", "juliet"));
+    ASSERT_TRUE(listed);
+    EXPECT_TRUE(listed->empty());
+    EXPECT_TRUE(this->pepNode("example.org", "romeo", "n"));
 }
 
 REGISTER_TYPED_TEST_SUITE_P(
@@ -1072,7 +1257,10 @@ REGISTER_TYPED_TEST_SUITE_P(
     BlockListIsSortedAndIgnoresDuplicates, BlockBeyondMaxItemsIsQuotaExceededAndAddsNothing,
     UnblockRemovesTheGivenJidsOrAllOfThem, BlockListsAreIsolatedByHostAndUser,
     DeleteAccountRemovesTheRosterOfflineMessagesAndBlockList, ConcurrentCallsFromSeveralThreadsAllSucceed,
-    ConcurrentWritersGetDistinctIdsAndVersions, CallsAfterCloseAreUnavailable);
+    ConcurrentWritersGetDistinctIdsAndVersions, CallsAfterCloseAreUnavailable,
+    PepNodesAreCreatedFoundListedSortedAndConfigured, PepNodesBeyondMaxNodesAreQuotaExceeded,
+    PepItemsAreNewestFirstReplacedByIdAndTrimmedToMaxItems, PepRetractPurgeAndDeleteNode,
+    DeleteAccountRemovesThePepNodes);
 
 // One line per backend.
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance, MemoryBackend);

@@ -34,6 +34,7 @@ class FaultyStorage final : public storage::Storage {
     storage::RosterStore& roster() override { return inner_->roster(); }
     storage::OfflineStore& offline() override { return offline_; }
     storage::BlockListStore& blockList() override { return blockList_; }
+    storage::PepStore& pep() override { return inner_->pep(); }
     void close() override { inner_->close(); }
 
     // --- switches (set from the test thread, read on the server's loops) -----------------------

@@ -72,6 +72,7 @@ StoreResult<void> MemoryAccountStore::deleteAccount(std::string host, std::strin
     state_.rosters.erase(user);
     state_.offline.erase(user);
     state_.blockLists.erase(user);
+    state_.pep.erase(user);
     state_.tombstones.insert_or_assign(user, deletedAt);
     co_return Result<void, StorageError>{};
 }
@@ -379,6 +380,152 @@ StoreResult<void> MemoryBlockListStore::remove(std::string host, std::string use
     if (found->second.empty()) {
         state_.blockLists.erase(found);
     }
+    co_return Result<void, StorageError>{};
+}
+
+// MemoryPepStore
+
+namespace {
+
+// Drops the oldest items past maxItems (0: no limit).
+void trimPepItems(MemoryState::PepNodeData& node) {
+    const std::size_t max = node.config.maxItems;
+    if (max != 0 && node.items.size() > max)
+        node.items.erase(node.items.begin(), node.items.end() - static_cast<std::ptrdiff_t>(max));
+}
+
+}  // namespace
+
+MemoryState::PepNodeData* MemoryPepStore::find(const std::string& host, const std::string& username,
+                                               const std::string& node) {
+    auto user = state_.pep.find({host, username});
+    if (user == state_.pep.end())
+        return nullptr;
+    auto found = user->second.find(node);
+    return found == user->second.end() ? nullptr : &found->second;
+}
+
+Result<MemoryState::PepNodeData*, StorageError> MemoryPepStore::existing(const std::string& host,
+                                                                         const std::string& username,
+                                                                         const std::string& node) {
+    if (state_.closed)
+        return StorageError::Unavailable;
+    auto* data = find(host, username, node);
+    if (!data)
+        return StorageError::NotFound;
+    return data;
+}
+
+StoreResult<std::vector<PepNode>> MemoryPepStore::listNodes(std::string host, std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed)
+        co_return StorageError::Unavailable;
+    std::vector<PepNode> nodes;
+    auto user = state_.pep.find({std::move(host), std::move(username)});
+    if (user != state_.pep.end()) {
+        for (const auto& [name, data] : user->second)
+            nodes.push_back(PepNode{name, data.config});
+    }
+    co_return nodes;
+}
+
+StoreResult<std::optional<PepNodeConfig>> MemoryPepStore::findNode(std::string host, std::string username,
+                                                                   std::string node) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed)
+        co_return StorageError::Unavailable;
+    const auto* data = find(host, username, node);
+    co_return data ? std::optional<PepNodeConfig>(data->config) : std::nullopt;
+}
+
+StoreResult<void> MemoryPepStore::createNode(std::string host, std::string username, std::string node,
+                                             PepNodeConfig config, std::size_t maxNodes) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed)
+        co_return StorageError::Unavailable;
+    auto& nodes = state_.pep[{std::move(host), std::move(username)}];
+    if (nodes.contains(node))
+        co_return StorageError::AlreadyExists;
+    if (maxNodes != 0 && nodes.size() >= maxNodes)
+        co_return StorageError::QuotaExceeded;
+    nodes[std::move(node)].config = std::move(config);
+    co_return Result<void, StorageError>{};
+}
+
+StoreResult<void> MemoryPepStore::configureNode(std::string host, std::string username, std::string node,
+                                                PepNodeConfig config) {
+    std::lock_guard lock(state_.mutex);
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    data->config = std::move(config);
+    trimPepItems(*data);
+    co_return Result<void, StorageError>{};
+}
+
+StoreResult<void> MemoryPepStore::deleteNode(std::string host, std::string username, std::string node) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed)
+        co_return StorageError::Unavailable;
+    auto user = state_.pep.find({std::move(host), std::move(username)});
+    if (user == state_.pep.end() || user->second.erase(node) == 0)
+        co_return StorageError::NotFound;
+    if (user->second.empty())
+        state_.pep.erase(user);
+    co_return Result<void, StorageError>{};
+}
+
+StoreResult<std::uint64_t> MemoryPepStore::publishItem(std::string host, std::string username,
+                                                       std::string node, PepItem item) {
+    std::lock_guard lock(state_.mutex);
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    std::erase_if(data->items, [&](const PepItem& stored) { return stored.id == item.id; });
+    item.order = ++data->lastOrder;
+    const std::uint64_t order = item.order;
+    data->items.push_back(std::move(item));
+    trimPepItems(*data);
+    co_return order;
+}
+
+StoreResult<std::vector<PepItem>> MemoryPepStore::items(std::string host, std::string username,
+                                                        std::string node, std::vector<std::string> ids,
+                                                        std::size_t limit) {
+    std::lock_guard lock(state_.mutex);
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    std::vector<PepItem> selected;
+    for (auto it = data->items.rbegin(); it != data->items.rend(); ++it) {
+        if (limit != 0 && selected.size() >= limit)
+            break;
+        if (ids.empty() || std::find(ids.begin(), ids.end(), it->id) != ids.end())
+            selected.push_back(*it);
+    }
+    co_return selected;
+}
+
+StoreResult<bool> MemoryPepStore::retractItem(std::string host, std::string username, std::string node,
+                                              std::string id) {
+    std::lock_guard lock(state_.mutex);
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    co_return std::erase_if(data->items, [&](const PepItem& item) { return item.id == id; }) > 0;
+}
+
+StoreResult<void> MemoryPepStore::purgeNode(std::string host, std::string username, std::string node) {
+    std::lock_guard lock(state_.mutex);
+    auto found = existing(host, username, node);
+    if (!found)
+        co_return found.error();
+    MemoryState::PepNodeData* data = *found;
+    data->items.clear();
     co_return Result<void, StorageError>{};
 }
 

@@ -36,6 +36,12 @@ struct MemoryState {
     std::uint64_t lastOfflineId = 0;
     std::map<UserKey, std::map<std::uint64_t, OfflineMessage>> offline;  // by id: oldest first
     std::map<UserKey, std::set<std::string>> blockLists;
+    struct PepNodeData {
+        PepNodeConfig config;
+        std::uint64_t lastOrder = 0;
+        std::vector<PepItem> items;  // oldest first
+    };
+    std::map<UserKey, std::map<std::string, PepNodeData>> pep;  // nodes by name, so they come out sorted
 };
 
 class MemoryAccountStore final : public AccountStore {
@@ -113,6 +119,37 @@ class MemoryBlockListStore final : public BlockListStore {
     MemoryState& state_;
 };
 
+class MemoryPepStore final : public PepStore {
+  public:
+    explicit MemoryPepStore(MemoryState& state) : state_(state) {}
+
+    StoreResult<std::vector<PepNode>> listNodes(std::string host, std::string username) override;
+    StoreResult<std::optional<PepNodeConfig>> findNode(std::string host, std::string username,
+                                                       std::string node) override;
+    StoreResult<void> createNode(std::string host, std::string username, std::string node,
+                                 PepNodeConfig config, std::size_t maxNodes) override;
+    StoreResult<void> configureNode(std::string host, std::string username, std::string node,
+                                    PepNodeConfig config) override;
+    StoreResult<void> deleteNode(std::string host, std::string username, std::string node) override;
+    StoreResult<std::uint64_t> publishItem(std::string host, std::string username, std::string node,
+                                           PepItem item) override;
+    StoreResult<std::vector<PepItem>> items(std::string host, std::string username, std::string node,
+                                            std::vector<std::string> ids, std::size_t limit) override;
+    StoreResult<bool> retractItem(std::string host, std::string username, std::string node,
+                                  std::string id) override;
+    StoreResult<void> purgeNode(std::string host, std::string username, std::string node) override;
+
+  private:
+    // The node, or nullptr. Call with the mutex held.
+    MemoryState::PepNodeData* find(const std::string& host, const std::string& username,
+                                   const std::string& node);
+    // The node; Unavailable once closed, NotFound if absent. Call with the mutex held.
+    Result<MemoryState::PepNodeData*, StorageError> existing(const std::string& host,
+                                                             const std::string& username,
+                                                             const std::string& node);
+    MemoryState& state_;
+};
+
 class MemoryStorage final : public Storage {
   public:
     MemoryStorage() = default;
@@ -122,6 +159,7 @@ class MemoryStorage final : public Storage {
     RosterStore& roster() override { return roster_; }
     OfflineStore& offline() override { return offline_; }
     BlockListStore& blockList() override { return blockList_; }
+    PepStore& pep() override { return pep_; }
     void close() override;
 
   private:
@@ -131,6 +169,7 @@ class MemoryStorage final : public Storage {
     MemoryRosterStore roster_{state_};
     MemoryOfflineStore offline_{state_};
     MemoryBlockListStore blockList_{state_};
+    MemoryPepStore pep_{state_};
 };
 
 }  // namespace parley::storage

@@ -7,6 +7,7 @@
 
 #include "roster_tombstones.h"
 #include "sqlite/sqlite_storage.h"
+#include "sqlite/string_list.h"
 
 namespace parley::storage {
 
@@ -41,43 +42,6 @@ Subscription subscriptionFromColumn(std::int64_t value) {
     }
 }
 
-// The roster_items.groups column: each group escaped ('\' as "\\", a line feed as "\n") and followed by
-// a line feed, so any list round-trips exactly, empty names and names with line feeds included.
-std::string encodeGroups(const std::vector<std::string>& groups) {
-    std::string encoded;
-    for (const auto& group : groups) {
-        for (const char c : group) {
-            if (c == '\\') {
-                encoded += "\\\\";
-            } else if (c == '\n') {
-                encoded += "\\n";
-            } else {
-                encoded += c;
-            }
-        }
-        encoded += '\n';
-    }
-    return encoded;
-}
-
-std::vector<std::string> decodeGroups(std::string_view encoded) {
-    std::vector<std::string> groups;
-    std::string group;
-    for (std::size_t i = 0; i < encoded.size(); ++i) {
-        const char c = encoded[i];
-        if (c == '\n') {
-            groups.push_back(std::move(group));
-            group.clear();
-        } else if (c == '\\' && i + 1 < encoded.size()) {
-            ++i;
-            group += encoded[i] == 'n' ? '\n' : encoded[i];
-        } else {
-            group += c;
-        }
-    }
-    return groups;  // an unterminated tail cannot be written by encodeGroups; it is dropped
-}
-
 constexpr const char* kItemColumns =
     "jid, name, groups, subscription, ask_out, pending_in, pre_approved, listed, pending_in_stanza, version";
 
@@ -86,7 +50,7 @@ RosterItem readItem(SqliteStatement& row) {
     RosterItem item;
     item.jid = row.columnText(0);
     item.name = row.columnText(1);
-    item.groups = decodeGroups(row.columnText(2));
+    item.groups = decodeStringList(row.columnText(2));
     item.subscription = subscriptionFromColumn(row.columnInt64(3));
     item.askOut = row.columnInt64(4) != 0;
     item.pendingIn = row.columnInt64(5) != 0;
@@ -271,7 +235,7 @@ Result<std::uint64_t, StorageError> upsertItem(SqliteDatabase& db, const std::st
         if (!upsert) {
             return upsert.error();
         }
-        const std::string groups = encodeGroups(item.groups);
+        const std::string groups = encodeStringList(item.groups);
         upsert->bindText(1, host)
             .bindText(2, username)
             .bindText(3, item.jid)

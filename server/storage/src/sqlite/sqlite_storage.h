@@ -95,6 +95,31 @@ class SqliteBlockListStore final : public BlockListStore {
     SqliteDatabase& db_;
 };
 
+class SqlitePepStore final : public PepStore {
+  public:
+    SqlitePepStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<std::vector<PepNode>> listNodes(std::string host, std::string username) override;
+    StoreResult<std::optional<PepNodeConfig>> findNode(std::string host, std::string username,
+                                                       std::string node) override;
+    StoreResult<void> createNode(std::string host, std::string username, std::string node,
+                                 PepNodeConfig config, std::size_t maxNodes) override;
+    StoreResult<void> configureNode(std::string host, std::string username, std::string node,
+                                    PepNodeConfig config) override;
+    StoreResult<void> deleteNode(std::string host, std::string username, std::string node) override;
+    StoreResult<std::uint64_t> publishItem(std::string host, std::string username, std::string node,
+                                           PepItem item) override;
+    StoreResult<std::vector<PepItem>> items(std::string host, std::string username, std::string node,
+                                            std::vector<std::string> ids, std::size_t limit) override;
+    StoreResult<bool> retractItem(std::string host, std::string username, std::string node,
+                                  std::string id) override;
+    StoreResult<void> purgeNode(std::string host, std::string username, std::string node) override;
+
+  private:
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+};
+
 class SqliteStorage final : public Storage {
   public:
     // Creates the file's folder, opens the database, sets the pragmas and applies pending migrations,
@@ -109,6 +134,7 @@ class SqliteStorage final : public Storage {
     RosterStore& roster() override { return roster_; }
     OfflineStore& offline() override { return offline_; }
     BlockListStore& blockList() override { return blockList_; }
+    PepStore& pep() override { return pep_; }
     void close() override;
 
     // For tests that change the connection (e.g. PRAGMA max_page_count to simulate a full disk): use
@@ -125,6 +151,7 @@ class SqliteStorage final : public Storage {
     SqliteRosterStore roster_{worker_, *db_};
     SqliteOfflineStore offline_{worker_, *db_};
     SqliteBlockListStore blockList_{worker_, *db_};
+    SqlitePepStore pep_{worker_, *db_};
 };
 
 // Brings the schema up to date: creates schema_migrations, refuses a database newer than this binary,

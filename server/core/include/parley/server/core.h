@@ -8,6 +8,7 @@
 #include "parley/server/clock.h"
 #include "parley/server/config.h"
 #include "parley/server/event_loops.h"
+#include "parley/server/iq_tracker.h"
 #include "parley/server/module_host.h"
 #include "parley/server/router.h"
 #include "parley/server/session_registry.h"
@@ -31,6 +32,9 @@ class ServerCore {
     SessionRegistry& sessions() noexcept { return sessions_; }
     Router& router() noexcept { return router_; }
     ModuleHost& modules() noexcept { return modules_; }
+    // Iq requests the server sent and awaits answers to (the router offers it every iq result/error
+    // addressed to a served domain or a local bare JID).
+    IqTracker& iqTracker() noexcept { return iqTracker_; }
     // Threads for CPU-heavy work (see offload.h); never used for I/O.
     boost::asio::thread_pool& cpuPool() noexcept { return cpuPool_; }
 
@@ -54,6 +58,8 @@ class ServerCore {
     std::unique_ptr<storage::Storage> storage_;
     std::shared_ptr<const Clock> clock_;
     EventLoops loops_;
+    // After loops_: destroyed first, so that requests still waiting release their loops' work.
+    IqTracker iqTracker_{*clock_};
     SessionRegistry sessions_;
     Router router_;
     ModuleHost modules_;

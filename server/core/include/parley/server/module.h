@@ -16,6 +16,7 @@
 #include "parley/base/result.h"
 #include "parley/server/clock.h"
 #include "parley/server/config.h"
+#include "parley/server/iq_tracker.h"
 #include "parley/server/log.h"
 #include "parley/server/registration.h"
 #include "parley/server/session.h"
@@ -105,6 +106,9 @@ struct RoutedStanza {
     bool wasAvailable = false;
 };
 using StanzaHook = std::function<asio::awaitable<HookVerdict>(RoutedStanza&)>;
+// The disco#items an account's bare JID lists for a requester (the account itself or another entity).
+using AccountItemsProvider =
+    std::function<asio::awaitable<std::vector<xml::Element>>(Jid account, Jid requester)>;
 using SessionHook = std::function<void(Session&)>;
 
 // Events fired by the core where RFC 6120 says something happens (never for a XEP).
@@ -123,6 +127,11 @@ class ModuleContext {
     virtual Registration addStreamFeature(StreamStage stage, StreamFeatureProvider provider) = 0;
     virtual Registration addDiscoFeature(std::string var) = 0;
     virtual Registration addDiscoIdentity(DiscoIdentity identity) = 0;
+    // What every account's bare JID advertises in disco#info besides account/registered (a service the
+    // server runs for each account), and the items it lists in disco#items.
+    virtual Registration addAccountDiscoFeature(std::string var) = 0;
+    virtual Registration addAccountDiscoIdentity(DiscoIdentity identity) = 0;
+    virtual Registration addAccountDiscoItems(AccountItemsProvider provider) = 0;
     virtual Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) = 0;
     // Higher `priority` runs first; hooks of equal priority run in registration order.
     virtual Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
@@ -139,6 +148,9 @@ class ModuleContext {
     // The server's advertised features and identities (what disco#info lists).
     virtual std::vector<std::string> discoFeatures() const = 0;
     virtual std::vector<DiscoIdentity> discoIdentities() const = 0;
+    virtual std::vector<std::string> accountDiscoFeatures() const = 0;
+    virtual std::vector<DiscoIdentity> accountDiscoIdentities() const = 0;
+    virtual std::vector<AccountItemsProvider> accountDiscoItems() const = 0;
 
     virtual const ServerConfig& config() const = 0;
     // This module's options from [modules.<name>] ("" when absent).
@@ -152,6 +164,10 @@ class ModuleContext {
     // keeps the order of the stanzas one coroutine routes.
     virtual void send(xmpp::Stanza stanza) = 0;
     virtual asio::awaitable<void> route(xmpp::StanzaPtr stanza) = 0;
+    // Sends an iq get/set from the server (`from`: a served domain or a local account's bare JID;
+    // the id is chosen by the server) and completes with the answer, or IqFailure::Timeout once the
+    // Clock passed `timeout` (IqTracker, docs/routing.md).
+    virtual asio::awaitable<IqAnswer> sendIq(xmpp::Stanza request, std::chrono::seconds timeout) = 0;
     // The sessions bound for an account (a snapshot).
     virtual std::vector<SessionPtr> sessionsOf(const Jid& bareJid) const = 0;
     // Closes every session of an account (password change, deletion), except the resource `keep`.

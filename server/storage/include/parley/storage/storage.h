@@ -183,6 +183,67 @@ class BlockListStore {
                                      std::vector<std::string> jids) = 0;
 };
 
+// --- Personal eventing (XEP-0163 on XEP-0060) ---------------------------------------------------
+
+// A PEP node's configuration (XEP-0060 §16.4.3 pubsub#node_config), as far as PEP uses it. The store
+// keeps it as given; the module decides what the values mean.
+struct PepNodeConfig {
+    std::string accessModel = "presence";  // open, presence, roster, whitelist (XEP-0060 §4.5)
+    std::size_t maxItems = 1;              // items kept; the oldest go first (0: no limit)
+    bool persistItems = true;
+    std::string sendLastPublishedItem = "on_sub_and_presence";  // never, on_sub, on_sub_and_presence
+    bool notifyRetract = true;
+    std::vector<std::string> rosterGroups;  // access model roster: the owner's groups allowed
+    std::vector<std::string> whitelist;     // access model whitelist: bare JIDs allowed besides the owner
+    friend bool operator==(const PepNodeConfig&, const PepNodeConfig&) = default;
+};
+
+struct PepNode {
+    std::string name;
+    PepNodeConfig config;
+};
+
+struct PepItem {
+    std::string id;
+    std::string xml;        // the payload element as XML (one element, XEP-0060 §7.1.3.6)
+    std::string publisher;  // the full JID that published it
+    // Set by the store: increases with every publish to the node, so the newest item has the largest.
+    std::uint64_t order = 0;
+    friend bool operator==(const PepItem&, const PepItem&) = default;
+};
+
+class PepStore {
+  public:
+    virtual ~PepStore() = default;
+    // The account's nodes, sorted by name.
+    virtual StoreResult<std::vector<PepNode>> listNodes(std::string host, std::string username) = 0;
+    // nullopt (not an error) when there is no such node.
+    virtual StoreResult<std::optional<PepNodeConfig>> findNode(std::string host, std::string username,
+                                                               std::string node) = 0;
+    // AlreadyExists if the node exists; QuotaExceeded if the account already has `maxNodes` nodes
+    // (0: no limit).
+    virtual StoreResult<void> createNode(std::string host, std::string username, std::string node,
+                                         PepNodeConfig config, std::size_t maxNodes) = 0;
+    // Replaces the configuration and drops the oldest items past the new maxItems. NotFound if absent.
+    virtual StoreResult<void> configureNode(std::string host, std::string username, std::string node,
+                                            PepNodeConfig config) = 0;
+    // Removes the node with its items. NotFound if absent.
+    virtual StoreResult<void> deleteNode(std::string host, std::string username, std::string node) = 0;
+    // Stores the item as the node's newest (replacing an item with the same id), then drops the oldest
+    // items past the node's maxItems. Returns the item's order. NotFound if there is no such node.
+    virtual StoreResult<std::uint64_t> publishItem(std::string host, std::string username, std::string node,
+                                                   PepItem item) = 0;
+    // The node's items, newest first: those with the given ids (all when `ids` is empty), at most
+    // `limit` (0: all). NotFound if there is no such node.
+    virtual StoreResult<std::vector<PepItem>> items(std::string host, std::string username, std::string node,
+                                                    std::vector<std::string> ids, std::size_t limit) = 0;
+    // Removes one item: false when the node has none with this id. NotFound if there is no such node.
+    virtual StoreResult<bool> retractItem(std::string host, std::string username, std::string node,
+                                          std::string id) = 0;
+    // Removes every item of the node (XEP-0060 §8.5 purge). NotFound if there is no such node.
+    virtual StoreResult<void> purgeNode(std::string host, std::string username, std::string node) = 0;
+};
+
 // A backend: owns its threads and connections and hands out the feature stores.
 class Storage {
   public:
@@ -192,6 +253,7 @@ class Storage {
     virtual RosterStore& roster() = 0;
     virtual OfflineStore& offline() = 0;
     virtual BlockListStore& blockList() = 0;
+    virtual PepStore& pep() = 0;
     // Finishes queued work and closes; called once at shutdown.
     virtual void close() = 0;
 };
