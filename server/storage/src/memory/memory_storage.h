@@ -36,6 +36,13 @@ struct MemoryState {
     std::uint64_t lastOfflineId = 0;
     std::map<UserKey, std::map<std::uint64_t, OfflineMessage>> offline;  // by id: oldest first
     std::map<UserKey, std::set<std::string>> blockLists;
+    // Archived messages by a sequence number shared by all users: archive order.
+    struct ArchiveData {
+        std::map<std::uint64_t, ArchivedMessage> messages;
+        std::map<std::string, std::uint64_t> byId;
+    };
+    std::uint64_t lastArchiveSeq = 0;
+    std::map<UserKey, ArchiveData> archives;
 };
 
 class MemoryAccountStore final : public AccountStore {
@@ -113,6 +120,20 @@ class MemoryBlockListStore final : public BlockListStore {
     MemoryState& state_;
 };
 
+class MemoryArchiveStore final : public ArchiveStore {
+  public:
+    explicit MemoryArchiveStore(MemoryState& state) : state_(state) {}
+
+    StoreResult<void> append(std::string host, std::string username, ArchivedMessage message,
+                             std::size_t maxPerUser) override;
+    StoreResult<ArchivePage> query(std::string host, std::string username, ArchiveQuery query) override;
+    StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) override;
+    StoreResult<void> removeAll(std::string host, std::string username) override;
+
+  private:
+    MemoryState& state_;
+};
+
 class MemoryStorage final : public Storage {
   public:
     MemoryStorage() = default;
@@ -122,6 +143,7 @@ class MemoryStorage final : public Storage {
     RosterStore& roster() override { return roster_; }
     OfflineStore& offline() override { return offline_; }
     BlockListStore& blockList() override { return blockList_; }
+    ArchiveStore& archive() override { return archive_; }
     void close() override;
 
   private:
@@ -131,6 +153,7 @@ class MemoryStorage final : public Storage {
     MemoryRosterStore roster_{state_};
     MemoryOfflineStore offline_{state_};
     MemoryBlockListStore blockList_{state_};
+    MemoryArchiveStore archive_{state_};
 };
 
 }  // namespace parley::storage

@@ -256,6 +256,8 @@ Result<void, StorageError> removeAccount(SqliteDatabase& db, const std::string& 
                  "DELETE FROM roster_tombstones WHERE host = ?1 AND username = ?2",
                  "DELETE FROM offline_messages WHERE host = ?1 AND username = ?2",
                  "DELETE FROM blocklist WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM archive WHERE host = ?1 AND username = ?2",
+                 "DELETE FROM archive_counts WHERE host = ?1 AND username = ?2",
              }) {
             auto remove = db.statement(sql);
             if (!remove) {

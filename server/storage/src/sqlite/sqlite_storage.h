@@ -1,8 +1,10 @@
 #pragma once
 // The SQLite backend. One worker thread owns the connection; every store call is a job handed to it
 // with WorkerThread::runOnWorker, and the caller resumes on its own executor.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -95,6 +97,45 @@ class SqliteBlockListStore final : public BlockListStore {
     SqliteDatabase& db_;
 };
 
+// Appends are committed in groups (docs/storage.md "Message archive"): each append queues its message
+// and a job on the worker; the first of those jobs to run writes every message queued by then in one
+// transaction, and the later ones find their result ready. While the worker is busy with one commit,
+// the next group gathers, so a busy server costs one commit per group, not per message, and a lone
+// append is committed at once.
+class SqliteArchiveStore final : public ArchiveStore {
+  public:
+    SqliteArchiveStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<void> append(std::string host, std::string username, ArchivedMessage message,
+                             std::size_t maxPerUser) override;
+    StoreResult<ArchivePage> query(std::string host, std::string username, ArchiveQuery query) override;
+    StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) override;
+    StoreResult<void> removeAll(std::string host, std::string username) override;
+
+    // How many transactions the appends took so far (for the group-commit test and benchmark).
+    std::uint64_t appendCommitsForTest() const noexcept { return commits_.load(); }
+
+    struct PendingAppend {
+        std::uint64_t ticket = 0;
+        std::string host;
+        std::string username;
+        ArchivedMessage message;
+        std::size_t maxPerUser = 0;
+    };
+
+  private:
+    // On the worker: the result of the append `ticket`, committing the queued group first if needed.
+    Result<void, StorageError> commitQueued(std::uint64_t ticket);
+
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+    std::mutex queueMutex_;  // guards nextTicket_ and queued_ (appends come from every event loop)
+    std::uint64_t nextTicket_ = 0;
+    std::vector<PendingAppend> queued_;
+    std::map<std::uint64_t, Result<void, StorageError>> results_;  // worker only: committed, not yet taken
+    std::atomic<std::uint64_t> commits_{0};
+};
+
 class SqliteStorage final : public Storage {
   public:
     // Creates the file's folder, opens the database, sets the pragmas and applies pending migrations,
@@ -109,6 +150,7 @@ class SqliteStorage final : public Storage {
     RosterStore& roster() override { return roster_; }
     OfflineStore& offline() override { return offline_; }
     BlockListStore& blockList() override { return blockList_; }
+    ArchiveStore& archive() override { return archive_; }
     void close() override;
 
     // For tests that change the connection (e.g. PRAGMA max_page_count to simulate a full disk): use
@@ -125,6 +167,7 @@ class SqliteStorage final : public Storage {
     SqliteRosterStore roster_{worker_, *db_};
     SqliteOfflineStore offline_{worker_, *db_};
     SqliteBlockListStore blockList_{worker_, *db_};
+    SqliteArchiveStore archive_{worker_, *db_};
 };
 
 // Brings the schema up to date: creates schema_migrations, refuses a database newer than this binary,
