@@ -127,8 +127,11 @@ TYPED_TEST_P(ArchiveConformance, FiltersByWithResourceTimeIdsAndText) {
     EXPECT_EQ(this->page(query).count, 2u);
 
     query = this->all();
-    query.ids = Ids{"r3", "n1", "absent"};
+    query.ids = Ids{"r3", "n1"};
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"n1", "r3"}));
+    query.with = "nurse@example.org";  // the other filters still apply
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"n1"}));
+    query.with.reset();
     query.ids = Ids{};
     EXPECT_EQ(idsOf(this->page(query)), Ids{});
 
@@ -207,13 +210,16 @@ TYPED_TEST_P(ArchiveConformance, PagesForwardAndBackwardWithCountAndComplete) {
 TYPED_TEST_P(ArchiveConformance, UnknownIdsAreNotFound) {
     this->appendNumbered(2);
     this->append(archived("romeos", 1000), "romeo");
-    for (int which = 0; which < 4; ++which) {
+    for (int which = 0; which < 5; ++which) {
         for (const std::string id : {"absent", "romeos"}) {  // another archive's id is unknown here
             ArchiveQuery query = this->all();
-            (which == 0   ? query.after
-             : which == 1 ? query.before
-             : which == 2 ? query.afterId
-                          : query.beforeId) = id;
+            if (which == 4)
+                query.ids = Ids{"m0", id};
+            else
+                (which == 0   ? query.after
+                 : which == 1 ? query.before
+                 : which == 2 ? query.afterId
+                              : query.beforeId) = id;
             auto found = this->run(this->archive().query("example.org", "juliet", query));
             ASSERT_FALSE(found) << which << " " << id;
             EXPECT_EQ(found.error(), StorageError::NotFound);

@@ -451,6 +451,13 @@ StoreResult<ArchivePage> MemoryArchiveStore::query(std::string host, std::string
         }
         seqs[i] = id->second;
     }
+    if (query.ids) {
+        for (const std::string& id : *query.ids) {
+            if (!archive.byId.contains(id)) {
+                co_return StorageError::NotFound;
+            }
+        }
+    }
     const std::vector<std::string> words = archiveWords(query.text);
     std::vector<std::pair<std::uint64_t, const ArchivedMessage*>> matching;
     for (const auto& [seq, message] : archive.messages) {

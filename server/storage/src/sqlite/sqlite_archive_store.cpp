@@ -179,6 +179,11 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         params.emplace_back(*query.end);
     }
     if (query.ids) {
+        for (const std::string& id : *query.ids) {
+            if (auto seq = seqOf(db, host, username, id); !seq) {
+                return seq.error();
+            }
+        }
         // One statement for any number of ids: the list as a JSON array (SQLite's json_each).
         std::string array = "[";
         for (const std::string& id : *query.ids) {

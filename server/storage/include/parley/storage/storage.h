@@ -204,7 +204,7 @@ struct ArchiveQuery {
     std::optional<std::int64_t> end;              // Unix ms, inclusive
     std::optional<std::string> afterId;           // only messages archived after this one
     std::optional<std::string> beforeId;          // only messages archived before this one
-    std::optional<std::vector<std::string>> ids;  // only these messages
+    std::optional<std::vector<std::string>> ids;  // only these messages (each must exist)
     std::string text;  // full text: every word (letters and digits, case-insensitive) is a word of it
     // Paging (XEP-0059 §2): after `after`, or the last page before `before` ("" = the last page).
     std::optional<std::string> after;
@@ -226,8 +226,8 @@ class ArchiveStore {
     // messages (0: no limit), the oldest are removed. AlreadyExists when the id is taken in this archive.
     virtual StoreResult<void> append(std::string host, std::string username, ArchivedMessage message,
                                      std::size_t maxPerUser) = 0;
-    // One page of the messages that match. NotFound when `after`, `before`, `afterId` or `beforeId`
-    // names no message of this archive (XEP-0313 §4.1.1: item-not-found).
+    // One page of the messages that match. NotFound when `after`, `before`, `afterId`, `beforeId` or
+    // one of `ids` names no message of this archive (XEP-0313 §4.1.3, §4.3.2: item-not-found).
     virtual StoreResult<ArchivePage> query(std::string host, std::string username, ArchiveQuery query) = 0;
     // Retention: removes every user's messages older than `stamp` (Unix ms); returns how many.
     virtual StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) = 0;
