@@ -48,6 +48,12 @@ class ModuleHost::Context final : public ModuleContext {
         return Registration([&list, it] { list.erase(it); });
     }
 
+    Registration addAccountDiscoFeature(std::string var) override {
+        auto& list = host_.accountDiscoFeatures_;
+        auto it = list.insert(list.end(), std::move(var));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
     Registration addDiscoIdentity(DiscoIdentity identity) override {
         auto& list = host_.discoIdentities_;
         auto it = list.insert(list.end(), std::move(identity));
@@ -89,6 +95,7 @@ class ModuleHost::Context final : public ModuleContext {
 
     std::vector<std::string> discoFeatures() const override { return host_.discoFeatures(); }
     std::vector<DiscoIdentity> discoIdentities() const override { return host_.discoIdentities(); }
+    std::vector<std::string> accountDiscoFeatures() const override { return host_.accountDiscoFeatures(); }
     const ServerConfig& config() const override { return host_.core_.config(); }
     std::string option(std::string_view key, std::string_view fallback) const override {
         auto it = config_.options.find(std::string(key));
@@ -189,11 +196,21 @@ std::vector<xml::Element> ModuleHost::streamFeatures(StreamStage stage,
     return features;
 }
 
-std::vector<std::string> ModuleHost::discoFeatures() const {
-    std::vector<std::string> features(discoFeatures_.begin(), discoFeatures_.end());
+namespace {
+std::vector<std::string> sortedFeatures(const std::list<std::string>& list) {
+    std::vector<std::string> features(list.begin(), list.end());
     std::sort(features.begin(), features.end());
     features.erase(std::unique(features.begin(), features.end()), features.end());
     return features;
+}
+}  // namespace
+
+std::vector<std::string> ModuleHost::discoFeatures() const {
+    return sortedFeatures(discoFeatures_);
+}
+
+std::vector<std::string> ModuleHost::accountDiscoFeatures() const {
+    return sortedFeatures(accountDiscoFeatures_);
 }
 
 std::vector<DiscoIdentity> ModuleHost::discoIdentities() const {

@@ -160,6 +160,11 @@ class DiscoModule final : public Module {
         identity.setAttr("category", "account");
         identity.setAttr("type", "registered");
         query.append("feature", std::string(kDiscoInfo)).setAttr("var", std::string(kDiscoInfo));
+        // What modules add for every account (ModuleContext::addAccountDiscoFeature), e.g. an archive.
+        for (const std::string& feature : context_->accountDiscoFeatures()) {
+            if (feature != kDiscoInfo)
+                query.append("feature", std::string(kDiscoInfo)).setAttr("var", feature);
+        }
         co_return query;
     }
 

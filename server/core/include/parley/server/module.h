@@ -123,6 +123,9 @@ class ModuleContext {
     virtual Registration addStreamFeature(StreamStage stage, StreamFeatureProvider provider) = 0;
     virtual Registration addDiscoFeature(std::string var) = 0;
     virtual Registration addDiscoIdentity(DiscoIdentity identity) = 0;
+    // A feature of every account (what disco#info of a user's bare JID lists, XEP-0030 §3.1, e.g. a
+    // per-user archive); addDiscoFeature is the server's.
+    virtual Registration addAccountDiscoFeature(std::string var) = 0;
     virtual Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) = 0;
     // Higher `priority` runs first; hooks of equal priority run in registration order.
     virtual Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
@@ -139,6 +142,7 @@ class ModuleContext {
     // The server's advertised features and identities (what disco#info lists).
     virtual std::vector<std::string> discoFeatures() const = 0;
     virtual std::vector<DiscoIdentity> discoIdentities() const = 0;
+    virtual std::vector<std::string> accountDiscoFeatures() const = 0;
 
     virtual const ServerConfig& config() const = 0;
     // This module's options from [modules.<name>] ("" when absent).

@@ -33,6 +33,7 @@ class ModuleHost {
     std::vector<xml::Element> streamFeatures(StreamStage stage, const StreamFeatureContext& context) const;
     std::vector<std::string> discoFeatures() const;
     std::vector<DiscoIdentity> discoIdentities() const;
+    std::vector<std::string> accountDiscoFeatures() const;
     void fireAccountDeleted(const AccountDeletedEvent& event) const;
     void fireSessionBound(Session& session) const;
     void fireSessionEnded(Session& session) const;
@@ -82,6 +83,7 @@ class ModuleHost {
     std::list<std::pair<StreamStage, StreamFeatureProvider>> streamFeatures_;
     std::list<std::string> discoFeatures_;
     std::list<DiscoIdentity> discoIdentities_;
+    std::list<std::string> accountDiscoFeatures_;
     std::list<std::function<void(const AccountDeletedEvent&)>> accountDeletedHandlers_;
     std::vector<Started> started_;
 };
