@@ -610,8 +610,9 @@ class MamModule final : public Module {
                 session->deliver(std::move(result));
         }
         xml::Element fin("fin", ns);
-        if (page->complete)
-            fin.setAttr("complete", "true");
+        // XEP-0313 §4.3.2: true on the last page (the first when paging backwards); false (allowed in
+        // place of no attribute) says so explicitly otherwise.
+        fin.setAttr("complete", page->complete ? "true" : "false");
         xml::Element& set = fin.append("set", std::string(kRsm));
         if (!page->messages.empty()) {
             // In archive order, whether the page was flipped or not (XEP-0313 §4.3.4: flipping changes
