@@ -61,8 +61,8 @@ void appendConcurrently(asio::io_context& io, ArchiveStore& archive, std::size_t
                         std::size_t users, std::size_t lanes) {
     const std::size_t perLane = count / lanes;
     for (std::size_t lane = 0; lane < lanes; ++lane) {
-        asio::co_spawn(io, appendSequentially(&archive, from + lane * perLane, perLane, users),
-                       asio::detached);
+        const std::size_t size = lane + 1 == lanes ? count - lane * perLane : perLane;  // the last: the rest
+        asio::co_spawn(io, appendSequentially(&archive, from + lane * perLane, size, users), asio::detached);
     }
     io.restart();
     io.run();
