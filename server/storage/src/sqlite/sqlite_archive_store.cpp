@@ -137,8 +137,10 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
     std::optional<std::int64_t> beforeSeq;
     std::string filters = " WHERE host = ? AND username = ?";
     std::vector<Param> params{host, username};
-    for (const auto& [id, op] :
-         {std::pair{&query.afterId, " AND seq > ?"}, std::pair{&query.beforeId, " AND seq < ?"}}) {
+    // The form's bounds are filters (they change the count); RSM's are the page's position.
+    const std::pair<const std::optional<std::string>*, const char*> formBounds[] = {
+        {&query.afterId, " AND seq > ?"}, {&query.beforeId, " AND seq < ?"}};
+    for (const auto& [id, op] : formBounds) {
         if (!*id)
             continue;
         auto seq = seqOf(db, host, username, **id);
@@ -148,19 +150,16 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         filters += op;
         params.emplace_back(*seq);
     }
-    if (query.after) {
-        auto seq = seqOf(db, host, username, *query.after);
+    const std::pair<const std::optional<std::string>*, std::optional<std::int64_t>*> pageBounds[] = {
+        {&query.after, &afterSeq}, {&query.before, &beforeSeq}};
+    for (const auto& [id, seqOut] : pageBounds) {
+        if (!*id || (*id)->empty())
+            continue;  // an empty <before/> is the last page, not an id
+        auto seq = seqOf(db, host, username, **id);
         if (!seq) {
             return seq.error();
         }
-        afterSeq = *seq;
-    }
-    if (query.before && !query.before->empty()) {
-        auto seq = seqOf(db, host, username, *query.before);
-        if (!seq) {
-            return seq.error();
-        }
-        beforeSeq = *seq;
+        *seqOut = *seq;
     }
     if (query.with) {
         filters += " AND with_bare = ?";
@@ -275,25 +274,15 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
     return page;
 }
 
-Result<void, StorageError> deleteArchive(SqliteDatabase& db, const std::string& host,
-                                         const std::string& username) {
-    return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
-        for (const char* sql : {"DELETE FROM archive WHERE host = ?1 AND username = ?2",
-                                "DELETE FROM archive_counts WHERE host = ?1 AND username = ?2"}) {
-            auto remove = db.statement(sql);
-            if (!remove) {
-                return remove.error();
-            }
-            remove->bindText(1, host).bindText(2, username);
-            if (auto done = remove->run(); !done) {
-                return done.error();
-            }
-        }
-        return {};
-    });
-}
-
 }  // namespace
+
+Result<void, StorageError> deleteArchiveOf(SqliteDatabase& db, const std::string& host,
+                                           const std::string& username) {
+    return runForUser(db,
+                      {"DELETE FROM archive WHERE host = ?1 AND username = ?2",
+                       "DELETE FROM archive_counts WHERE host = ?1 AND username = ?2"},
+                      host, username);
+}
 
 StoreResult<void> SqliteArchiveStore::append(std::string host, std::string username, ArchivedMessage message,
                                              std::size_t maxPerUser) {
@@ -378,7 +367,8 @@ StoreResult<std::size_t> SqliteArchiveStore::removeOlderThan(std::int64_t stamp)
 
 StoreResult<void> SqliteArchiveStore::removeAll(std::string host, std::string username) {
     return worker_.runOnWorker([&db = db_, host = std::move(host), username = std::move(username)] {
-        return deleteArchive(db, host, username);
+        return inTransaction(db, SqliteTransaction::Mode::Write,
+                             [&] { return deleteArchiveOf(db, host, username); });
     });
 }
 

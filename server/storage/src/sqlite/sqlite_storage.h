@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -169,6 +170,13 @@ class SqliteStorage final : public Storage {
     SqliteBlockListStore blockList_{worker_, *db_};
     SqliteArchiveStore archive_{worker_, *db_};
 };
+
+// Runs each statement (without rows, ?1 = host, ?2 = username), in the caller's transaction if any.
+Result<void, StorageError> runForUser(SqliteDatabase& db, std::initializer_list<const char*> statements,
+                                      const std::string& host, const std::string& username);
+// Deletes a user's archive, inside the caller's transaction (removeAll, deleteAccount).
+Result<void, StorageError> deleteArchiveOf(SqliteDatabase& db, const std::string& host,
+                                           const std::string& username);
 
 // Brings the schema up to date: creates schema_migrations, refuses a database newer than this binary,
 // applies each missing migration in its own transaction. Exposed for the tests.
