@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "parley/base/random.h"
 #include "parley/modules/datetime.h"
@@ -46,6 +48,7 @@ constexpr std::size_t kDefaultMaxPageSize = 250;
 constexpr std::size_t kDefaultMaxMessages = 100000;
 constexpr std::int64_t kDefaultMaxAgeSeconds = 365 * 24 * 3600;
 constexpr std::int64_t kDefaultCleanupSeconds = 3600;
+constexpr std::size_t kPrefsCacheSize = 10000;
 
 using xmpp::StanzaError;
 using xmpp::StanzaErrorCondition;
@@ -174,6 +177,7 @@ class MamModule final : public Module {
                                                   [this](RoutedStanza& routed) { return inbound(routed); }));
         registrations_.push_back(context.onAccountDeleted([this](const AccountDeletedEvent& event) {
             // The storage removed the archive with the account; this catches appends that were in flight.
+            cachePrefs(event.username + "@" + event.host, std::nullopt);
             context_->spawn(
                 [this, host = event.host, user = event.username]() { return removeArchive(host, user); });
         }));
@@ -255,9 +259,12 @@ class MamModule final : public Module {
         const std::string host(owner.domain());
         const std::string user(owner.local());
         // No archive for a name that has no account (RFC 6120 §13.11: it looks the same to the sender).
-        auto account = co_await context_->storage().accounts().findAccount(host, user);
-        if (!account || !account->has_value())
-            co_return HookVerdict::Continue;
+        // An account with a session exists; only for one without is the store asked.
+        if (context_->sessionsOf(owner).empty()) {
+            auto account = co_await context_->storage().accounts().findAccount(host, user);
+            if (!account || !account->has_value())
+                co_return HookVerdict::Continue;
+        }
         auto id = co_await archive(owner, with, stanza);
         if (!id)
             co_return HookVerdict::Continue;
@@ -361,7 +368,27 @@ class MamModule final : public Module {
 
     // --- preferences (XEP-0313 §7) -----------------------------------------------------------------
 
+    // Preferences are read for every message archived, so the last ones read or set are kept here
+    // (bounded: the cache starts over when full); setPrefs and account deletion update it.
+    std::optional<Prefs> cachedPrefs(const std::string& owner) const {
+        std::lock_guard lock(prefsMutex_);
+        auto found = prefsCache_.find(owner);
+        return found == prefsCache_.end() ? std::nullopt : std::optional<Prefs>(found->second);
+    }
+    void cachePrefs(const std::string& owner, std::optional<Prefs> prefs) {
+        std::lock_guard lock(prefsMutex_);
+        if (!prefs) {
+            prefsCache_.erase(owner);
+            return;
+        }
+        if (prefsCache_.size() >= kPrefsCacheSize)
+            prefsCache_.clear();
+        prefsCache_.insert_or_assign(owner, std::move(*prefs));
+    }
+
     asio::awaitable<std::optional<Prefs>> loadPrefs(Jid owner) {
+        if (auto cached = cachedPrefs(owner.str()))
+            co_return cached;
         const std::string host(owner.domain());
         const std::string user(owner.local());
         const std::string store(kPrefsStore);
@@ -372,7 +399,9 @@ class MamModule final : public Module {
                                  std::string(storage::toString(stored.error())));
             co_return std::nullopt;
         }
-        co_return Prefs::parse(stored->value_or(""), defaultPolicy_);
+        Prefs prefs = Prefs::parse(stored->value_or(""), defaultPolicy_);
+        cachePrefs(owner.str(), prefs);
+        co_return prefs;
     }
 
     static xml::Element prefsElement(const Prefs& prefs, const std::string& ns) {
@@ -431,6 +460,7 @@ class MamModule final : public Module {
                                  std::string(storage::toString(stored.error())));
             co_return internalError();
         }
+        cachePrefs(owner.str(), prefs);
         co_return prefsElement(prefs, ns);
     }
 
@@ -657,7 +687,10 @@ class MamModule final : public Module {
     std::int64_t maxAgeSeconds_ = kDefaultMaxAgeSeconds;
     std::chrono::seconds cleanupInterval_{kDefaultCleanupSeconds};
     std::string defaultPolicy_ = "always";
-    std::atomic<Clock::TimePoint::rep> nextCleanup_{0};  // the clock's count when a cleanup is next due
+    std::atomic<Clock::TimePoint::rep> nextCleanup_{0};
+    mutable std::mutex prefsMutex_;  // guards prefsCache_ (hooks run on every loop)
+    std::unordered_map<std::string, Prefs>
+        prefsCache_;  // by bare JID  // the clock's count when a cleanup is next due
     std::vector<Registration> registrations_;
 };
 
