@@ -135,7 +135,9 @@ TYPED_TEST_P(ArchiveConformance, FiltersByWithResourceTimeIdsAndText) {
     query.ids = Ids{};
     EXPECT_EQ(idsOf(this->page(query)), Ids{});
 
-    // Full text: every word, case-insensitively, as whole words; punctuation separates them.
+    // Full text: every word, case-insensitively, as whole words; punctuation separates them. Only this
+    // user's messages count.
+    this->append(archived("other", 1000, "juliet@example.org", "art name"), "romeo");
     query = this->all();
     query.text = "art";
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"r1", "r3"}));

@@ -29,16 +29,20 @@ CREATE TABLE archive_counts (
     PRIMARY KEY (host, username)
 ) WITHOUT ROWID;
 
--- Full-text search over the bodies (FTS5 external content: the text is stored once, in archive).
-CREATE VIRTUAL TABLE archive_text USING fts5(body, content='archive', content_rowid='seq');
+-- Full-text search over the bodies: a contentless FTS5 table (the text is stored once, in archive),
+-- whose `owner` column holds one token per user ('o' and the hex of host, a line feed and username), so
+-- that a search intersects the words with that user's messages instead of every user's matches.
+CREATE VIRTUAL TABLE archive_text USING fts5(owner, body, content='');
 
 CREATE TRIGGER archive_inserted AFTER INSERT ON archive BEGIN
-    INSERT INTO archive_text (rowid, body) VALUES (new.seq, new.body);
+    INSERT INTO archive_text (rowid, owner, body)
+        VALUES (new.seq, 'o' || hex(new.host || char(10) || new.username), new.body);
     INSERT INTO archive_counts (host, username, count) VALUES (new.host, new.username, 1)
         ON CONFLICT (host, username) DO UPDATE SET count = count + 1;
 END;
 
 CREATE TRIGGER archive_deleted AFTER DELETE ON archive BEGIN
-    INSERT INTO archive_text (archive_text, rowid, body) VALUES ('delete', old.seq, old.body);
+    INSERT INTO archive_text (archive_text, rowid, owner, body)
+        VALUES ('delete', old.seq, 'o' || hex(old.host || char(10) || old.username), old.body);
     UPDATE archive_counts SET count = count - 1 WHERE host = old.host AND username = old.username;
 END;

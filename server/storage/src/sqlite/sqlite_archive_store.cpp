@@ -113,13 +113,18 @@ Result<void, StorageError> insertOne(SqliteDatabase& db, const SqliteArchiveStor
     return trim->run();
 }
 
-// The FTS5 query for `text`: each word as a quoted string, all of them required (implicit AND).
-std::string matchExpression(const std::vector<std::string>& words) {
-    std::string expression;
+// The FTS5 query for `text` in one user's archive: the user's owner token (as the triggers of
+// 0007_archive.sql write it) and each word as a quoted string in the body, all required.
+std::string matchExpression(const std::string& host, const std::string& username,
+                            const std::vector<std::string>& words) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string expression = "owner : o";
+    for (const char c : host + "\n" + username) {
+        expression += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+        expression += kHex[static_cast<unsigned char>(c) & 0xf];
+    }
     for (const std::string& word : words) {
-        if (!expression.empty())
-            expression += ' ';
-        expression += '"';
+        expression += " AND body : \"";
         for (const char c : word) {
             expression += c;
             if (c == '"')
@@ -210,7 +215,7 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
     const std::vector<std::string> words = archiveWords(query.text);
     if (!words.empty()) {
         filters += " AND seq IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?)";
-        params.emplace_back(matchExpression(words));
+        params.emplace_back(matchExpression(host, username, words));
     }
 
     ArchivePage page;
