@@ -40,6 +40,22 @@ std::vector<std::string> idsOf(const ArchivePage& page) {
 
 using Ids = std::vector<std::string>;
 
+asio::awaitable<bool> appendOne(ArchiveStore* archive, std::string id) {
+    auto appended = co_await archive->append("example.org", "juliet", archived(std::move(id), 1000), 0);
+    co_return appended.has_value();
+}
+
+// Spawns appends of `ids` on `io`, all in flight at once; counts the successful ones in `succeeded`.
+void spawnAppends(asio::io_context& io, ArchiveStore& archive, const std::vector<std::string>& ids,
+                  std::atomic<int>& succeeded) {
+    for (const std::string& id : ids) {
+        asio::co_spawn(io, appendOne(&archive, id), [&succeeded](std::exception_ptr error, bool ok) {
+            if (!error && ok)
+                ++succeeded;
+        });
+    }
+}
+
 template <class Backend>
 class ArchiveConformance : public ::testing::Test {
   protected:
@@ -259,6 +275,24 @@ TYPED_TEST_P(ArchiveConformance, RemoveOlderThanRemovesEveryUsersOldMessages) {
     EXPECT_EQ(*removed, 0u);
 }
 
+TYPED_TEST_P(ArchiveConformance, RemoveOlderThanRemovesAnyNumberOfMessages) {
+    // More than the SQLite backend removes per transaction (2000), appended all at once.
+    constexpr int kOld = 4500;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kOld; ++i)
+        ids.push_back("c" + std::to_string(i));
+    std::atomic<int> succeeded{0};
+    spawnAppends(this->io_, this->archive(), ids, succeeded);  // stamp 1000
+    this->io_.restart();
+    this->io_.run();
+    ASSERT_EQ(succeeded.load(), kOld);
+    this->append(archived("new", 5000));
+    auto removed = this->run(this->archive().removeOlderThan(2000));
+    ASSERT_TRUE(removed);
+    EXPECT_EQ(*removed, static_cast<std::size_t>(kOld));
+    EXPECT_EQ(idsOf(this->page(this->all())), (Ids{"new"}));
+}
+
 TYPED_TEST_P(ArchiveConformance, RemoveAllAndDeleteAccountRemoveOneUsersArchive) {
     this->appendNumbered(3);
     this->appendNumbered(3, "romeo");
@@ -290,22 +324,6 @@ TYPED_TEST_P(ArchiveConformance, ArchivesAreIsolatedByHostAndUser) {
     ASSERT_TRUE(elsewhere);
     EXPECT_EQ(idsOf(*elsewhere), (Ids{"k"}));
     EXPECT_EQ(this->page(this->all(), "romeo").count, 0u);
-}
-
-asio::awaitable<bool> appendOne(ArchiveStore* archive, std::string id) {
-    auto appended = co_await archive->append("example.org", "juliet", archived(std::move(id), 1000), 0);
-    co_return appended.has_value();
-}
-
-// Spawns appends of `ids` on `io`, all in flight at once; counts the successful ones in `succeeded`.
-void spawnAppends(asio::io_context& io, ArchiveStore& archive, const std::vector<std::string>& ids,
-                  std::atomic<int>& succeeded) {
-    for (const std::string& id : ids) {
-        asio::co_spawn(io, appendOne(&archive, id), [&succeeded](std::exception_ptr error, bool ok) {
-            if (!error && ok)
-                ++succeeded;
-        });
-    }
 }
 
 TYPED_TEST_P(ArchiveConformance, ConcurrentAppendsFromSeveralThreadsAreAllKept) {
@@ -347,6 +365,7 @@ REGISTER_TYPED_TEST_SUITE_P(ArchiveConformance, MessagesComeBackInArchiveOrderWi
                             AfterIdAndBeforeIdAreExclusiveBounds, PagesForwardAndBackwardWithCountAndComplete,
                             UnknownIdsAreNotFound, AppendBeyondTheQuotaRemovesTheOldest,
                             RemoveOlderThanRemovesEveryUsersOldMessages,
+                            RemoveOlderThanRemovesAnyNumberOfMessages,
                             RemoveAllAndDeleteAccountRemoveOneUsersArchive, ArchivesAreIsolatedByHostAndUser,
                             ConcurrentAppendsFromSeveralThreadsAreAllKept, CallsAfterCloseAreUnavailable);
 

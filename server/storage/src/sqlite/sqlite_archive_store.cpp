@@ -355,19 +355,37 @@ StoreResult<ArchivePage> SqliteArchiveStore::query(std::string host, std::string
 }
 
 StoreResult<std::size_t> SqliteArchiveStore::removeOlderThan(std::int64_t stamp) {
-    return worker_.runOnWorker([&db = db_, stamp] {
-        return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<std::size_t, StorageError> {
-            auto remove = db.statement("DELETE FROM archive WHERE stamp < ?1");
-            if (!remove) {
-                return remove.error();
-            }
-            remove->bindInt64(1, stamp);
-            if (auto done = remove->run(); !done) {
-                return done.error();
-            }
-            return static_cast<std::size_t>(db.changes());
-        });
-    });
+    // In chunks, each its own job and transaction, so that removing a year of every user's messages
+    // never holds the worker (and every other storage call) for long: appends and queries run between.
+    constexpr std::int64_t kChunk = 2000;
+    std::size_t removed = 0;
+    for (;;) {
+        auto work = [&db = db_, stamp] {
+            return inTransaction(db, SqliteTransaction::Mode::Write,
+                                 [&]() -> Result<std::size_t, StorageError> {
+                                     auto remove = db.statement(
+                                         "DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE "
+                                         "stamp < ?1 LIMIT ?2)");
+                                     if (!remove) {
+                                         return remove.error();
+                                     }
+                                     remove->bindInt64(1, stamp).bindInt64(2, kChunk);
+                                     if (auto done = remove->run(); !done) {
+                                         return done.error();
+                                     }
+                                     return static_cast<std::size_t>(db.changes());
+                                 });
+        };
+        // Named, not a temporary in the co_await (docs/STYLE.md rule 16b).
+        auto chunk = co_await worker_.runOnWorker(std::move(work));
+        if (!chunk) {
+            co_return chunk.error();
+        }
+        removed += *chunk;
+        if (*chunk < static_cast<std::size_t>(kChunk)) {
+            co_return removed;
+        }
+    }
 }
 
 StoreResult<void> SqliteArchiveStore::removeAll(std::string host, std::string username) {
