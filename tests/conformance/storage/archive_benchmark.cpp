@@ -7,7 +7,8 @@
 //      time of typical queries of one user's archive: the last page, the next page after an id, a
 //      `with` filter, a time range, full text, and ids.
 //
-// usage: archive_benchmark [ROWS [USERS]]      (build: cmake --build --preset dev --target archive_benchmark)
+// usage: archive_benchmark [ROWS [USERS [full]]]  (full: synchronous_full = true)
+//            (build: cmake --build --preset dev --target archive_benchmark)
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -87,9 +88,11 @@ void timeQuery(asio::io_context& io, ArchiveStore& archive, const char* what, Qu
                 found, count);
 }
 
-int run(std::size_t rows, std::size_t users) {
+int run(std::size_t rows, std::size_t users, bool synchronousFull) {
     TempDir dir;
-    auto storage = openOrThrow({.backend = "sqlite", .path = dir.path() / "archive.db"});
+    auto storage = openOrThrow(
+        {.backend = "sqlite", .path = dir.path() / "archive.db", .synchronousFull = synchronousFull});
+    std::printf("SQLite synchronous=%s\n", synchronousFull ? "FULL (an fsync per commit)" : "NORMAL");
     auto& archive = dynamic_cast<SqliteArchiveStore&>(storage->archive());
     asio::io_context io;
 
@@ -159,5 +162,6 @@ int run(std::size_t rows, std::size_t users) {
 int main(int argc, char** argv) {
     const std::size_t rows = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
     const std::size_t users = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1'000;
-    return parley::storage::test::run(rows, users);
+    const bool full = argc > 3 && std::string(argv[3]) == "full";
+    return parley::storage::test::run(rows, users, full);
 }
