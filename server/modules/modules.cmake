@@ -14,4 +14,5 @@ set(PARLEY_MODULES
   private
   last
   pep
+  mam
 )

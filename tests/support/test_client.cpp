@@ -306,7 +306,20 @@ std::string TestClient::login(const std::string& user, const std::string& domain
     return bind(resource);
 }
 
-std::optional<std::string> differs(const xml::Element& expected, const xml::Element& received) {
+namespace {
+// "{=name}": matches anything and records it.
+bool captured(const std::string& pattern, const std::string& value,
+              std::map<std::string, std::string>* captures) {
+    if (!pattern.starts_with("{=") || !pattern.ends_with("}"))
+        return false;
+    if (captures)
+        (*captures)[pattern.substr(2, pattern.size() - 3)] = value;
+    return true;
+}
+}  // namespace
+
+std::optional<std::string> differs(const xml::Element& expected, const xml::Element& received,
+                                   std::map<std::string, std::string>* captures) {
     const std::string where = "<" + expected.name() + ">";
     if (expected.name() != received.name() || expected.ns() != received.ns()) {
         return "expected " + where + " in " + expected.ns() + ", got <" + received.name() + "> in " +
@@ -316,7 +329,8 @@ std::optional<std::string> differs(const xml::Element& expected, const xml::Elem
         const std::string* value = received.findAttr(attribute.name, attribute.ns);
         if (!value)
             return where + " lacks attribute " + attribute.name;
-        if (attribute.value != "{any}" && *value != attribute.value) {
+        if (attribute.value != "{any}" && !captured(attribute.value, *value, captures) &&
+            *value != attribute.value) {
             return where + " attribute " + attribute.name + "='" + *value + "', expected '" +
                    attribute.value + "'";
         }
@@ -328,12 +342,12 @@ std::optional<std::string> differs(const xml::Element& expected, const xml::Elem
                std::to_string(expectedChildren.size()) + ": " + received.toString();
     }
     for (std::size_t i = 0; i < expectedChildren.size(); ++i) {
-        if (auto difference = differs(*expectedChildren[i], *receivedChildren[i]))
+        if (auto difference = differs(*expectedChildren[i], *receivedChildren[i], captures))
             return difference;
     }
     std::string text = expected.text();
     if (text.find_first_not_of(" \t\r\n") != std::string::npos && text != "{any}" &&
-        text != received.text()) {
+        !captured(text, received.text(), captures) && text != received.text()) {
         return where + " text '" + received.text() + "', expected '" + text + "'";
     }
     return std::nullopt;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -92,7 +93,9 @@ class TestClient {
 // Canonical comparison for transcripts: names, namespaces and expected attributes must match
 // (received may carry more attributes), element children must match in order, and text must match
 // when the expected element has non-whitespace text. "{any}" as an expected attribute value matches
-// anything. On mismatch returns a description of the first difference.
-std::optional<std::string> differs(const xml::Element& expected, const xml::Element& received);
+// anything; so does "{=name}", which also records the received value as `name` in `captures` (when
+// given). On mismatch returns a description of the first difference.
+std::optional<std::string> differs(const xml::Element& expected, const xml::Element& received,
+                                   std::map<std::string, std::string>* captures = nullptr);
 
 }  // namespace parley::test

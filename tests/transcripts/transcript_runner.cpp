@@ -14,8 +14,8 @@
 //       <message to='${Juliet's full JID}' type='chat'><body>hi</body></message>
 //   Juliet receives:                    indented XML; each element must match the next one received
 //       <message from='${Romeo's full JID}' type='chat'><body>hi</body></message>
-//       <iq type='get' id='{=caps-id}'/>  an attribute written {=name} matches anything and keeps the
-//                                       value received as ${name} for later steps (ids the server chose)
+//                                       an attribute value or text {=name} matches anything and
+//                                       makes it ${name} in the steps after (e.g. a server's id)
 //   Romeo receives nothing              nothing is pending (checked with a ping round trip)
 //   Romeo receives stream error: invalid-from
 //   Romeo disconnects                   </stream:stream>, then the server closes
@@ -185,6 +185,20 @@ class TranscriptRun {
         return text;
     }
 
+    xml::Element interpolate(xml::Element element) const {
+        std::vector<xml::Attribute> attributes = element.attributes();
+        for (xml::Attribute& attribute : attributes)
+            attribute.value = interpolate(attribute.value);
+        element.setAttributes(std::move(attributes));
+        for (xml::Node& node : element.nodes()) {
+            if (node.isText())
+                node.text() = interpolate(node.text());
+            else
+                node.element() = interpolate(std::move(node.element()));
+        }
+        return element;
+    }
+
     void execute(const Step& step) {
         const ClientSpec& spec = transcript_.clients.at(step.client);
         auto jid = *Jid::parse(spec.jid);
@@ -215,27 +229,23 @@ class TranscriptRun {
         if (step.action == "sends") {
             client.send(interpolate(step.body));
         } else if (step.action == "receives") {
-            auto wrapper = xml::parseElement("<transcript xmlns='jabber:client'>" + interpolate(step.body) +
-                                             "</transcript>");
+            auto wrapper =
+                xml::parseElement("<transcript xmlns='jabber:client'>" + step.body + "</transcript>");
             ASSERT_TRUE(wrapper.element) << "the expected XML does not parse: " << step.body;
-            for (const xml::Element* expected : wrapper.element->children()) {
+            for (const xml::Element* pattern : wrapper.element->children()) {
+                // Substituted one element at a time, so that a value captured by one is known in the next.
+                const xml::Element substituted = interpolate(*pattern);
+                const xml::Element* expected = &substituted;
                 auto received = client.receive();
                 ASSERT_TRUE(received)
                     << step.client << " received nothing, expected " << expected->toString("jabber:client");
-                // {=name} attributes (top level) match anything and capture the value as ${name}.
-                xml::Element pattern = *expected;
-                for (const xml::Attribute& attribute : expected->attributes()) {
-                    const std::string& value = attribute.value;
-                    const std::string* got = received->findAttr(attribute.name, attribute.ns);
-                    if (value.size() > 3 && value.starts_with("{=") && value.ends_with("}") && got) {
-                        variables_["${" + value.substr(2, value.size() - 3) + "}"] = *got;
-                        pattern.setAttr(attribute.name, "{any}", attribute.ns);
-                    }
-                }
-                auto difference = differs(pattern, *received);
+                std::map<std::string, std::string> captures;
+                auto difference = differs(*expected, *received, &captures);
                 ASSERT_FALSE(difference)
                     << *difference << "\n  expected: " << expected->toString("jabber:client")
                     << "\n  received: " << received->toString("jabber:client");
+                for (const auto& [name, value] : captures)
+                    variables_["${" + name + "}"] = value;
             }
         } else if (step.action == "nothing") {
             const std::string id = "transcript-nothing-" + std::to_string(step.line);

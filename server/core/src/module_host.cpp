@@ -232,7 +232,6 @@ std::vector<std::string> sortedUnique(const std::list<std::string>& list) {
     features.erase(std::unique(features.begin(), features.end()), features.end());
     return features;
 }
-
 }  // namespace
 
 std::vector<std::string> ModuleHost::discoFeatures() const {

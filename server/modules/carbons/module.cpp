@@ -36,6 +36,8 @@ constexpr std::string_view kMucUser = "http://jabber.org/protocol/muc#user";    
 // Below blocking (1000: a blocked message is never copied) and archiving (500: a received copy carries
 // the archive's XEP-0359 stanza-id), above the roster (0) and offline storage (-100).
 constexpr int kHookPriority = 100;
+// Forged carbons are removed before anything else acts on a message (archiving runs at 500).
+constexpr int kForgeryPriority = 900;
 
 using xmpp::Stanza;
 using xmpp::StanzaError;
@@ -133,6 +135,8 @@ class CarbonsModule final : public Module {
             [this](Session& session) { session.dataOrCreate<CarbonsSessionData>(slot_); }));
         add(context.onStanza(StanzaHookPoint::Outbound, xmpp::StanzaKind::Message, kHookPriority,
                              [this](RoutedStanza& routed) { return outbound(routed); }));
+        add(context.onStanza(StanzaHookPoint::Inbound, xmpp::StanzaKind::Message, kForgeryPriority,
+                             [](RoutedStanza& routed) { return withoutForgedCarbons(routed); }));
         add(context.onStanza(StanzaHookPoint::Inbound, xmpp::StanzaKind::Message, kHookPriority,
                              [this](RoutedStanza& routed) { return inbound(routed); }));
     }
@@ -177,6 +181,23 @@ class CarbonsModule final : public Module {
             if (session->jid() != sender && enabled(*session))
                 session->deliver(wrap("sent", message, account, session->jid()));
         }
+        co_return HookVerdict::Continue;
+    }
+
+    // §11: only this server speaks for the account's bare JID; a <sent/> or <received/> from anyone
+    // else is forged. It is removed before the message is archived or delivered; a message that was
+    // nothing but the forged copy is dropped.
+    static asio::awaitable<HookVerdict> withoutForgedCarbons(RoutedStanza& routed) {
+        const Stanza& original = *routed.stanza;
+        if (!isCarbon(original.element()) || *original.from() == original.to()->bare())
+            co_return HookVerdict::Continue;
+        xml::Element element = original.element();
+        element.removeChildren("sent", kCarbons);
+        element.removeChildren("received", kCarbons);
+        if (element.childCount() == 0)
+            co_return HookVerdict::Handled;
+        routed.stanza = std::make_shared<const Stanza>(original.kind(), std::move(element), original.to(),
+                                                       original.from());
         co_return HookVerdict::Continue;
     }
 

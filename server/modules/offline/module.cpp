@@ -9,14 +9,15 @@
 // account whose available resources have all been served is delivered at once instead of stored; while
 // one of them still waits for the stored messages, it is stored and reaches it in order.
 #include <algorithm>
-#include <ctime>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
+#include "parley/modules/datetime.h"
 #include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
+#include "parley/modules/worth_keeping.h"
 #include "parley/server/keyed_mutex.h"
 #include "parley/server/module.h"
 #include "parley/storage/storage.h"
@@ -27,10 +28,6 @@ namespace {
 
 constexpr std::string_view kMsgOffline = "msgoffline";  // XEP-0160 §4 disco feature
 constexpr std::string_view kDelay = "urn:xmpp:delay";   // XEP-0203
-constexpr std::string_view kHints = "urn:xmpp:hints";   // XEP-0334
-constexpr std::string_view kOmemo = "eu.siacs.conversations.axolotl";
-constexpr std::string_view kConferenceInvite = "jabber:x:conference";  // XEP-0249
-constexpr std::string_view kMucUser = "http://jabber.org/protocol/muc#user";
 constexpr std::size_t kDefaultMaxMessages = 1000;
 constexpr std::size_t kRemovalBatch = 32;  // stored messages removed per confirmed write
 
@@ -43,30 +40,6 @@ using xmpp::StanzaErrorCondition;
 struct OfflineSessionData final : SessionData {
     std::atomic<bool> served{false};
 };
-
-// XEP-0082 DateTime in UTC, as XEP-0203 §3 requires for the stamp.
-std::string utcStamp(std::int64_t unixSeconds) {
-    const auto time = static_cast<std::time_t>(unixSeconds);
-    std::tm utc{};
-    gmtime_r(&time, &utc);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return stamp;
-}
-
-// Whether a message carries something its recipient would miss: a body, an end-to-end encrypted
-// payload without a body (OMEMO), or a groupchat invitation (XEP-0249, XEP-0045 §7.8.2). Chat states
-// alone (XEP-0085) and receipts are not worth storing (XEP-0160 §3).
-bool isWorthStoring(const xml::Element& message) {
-    if (message.findChild("store", kHints))
-        return true;  // XEP-0334 §4.4
-    if (message.findChild("body", ns::kClient) || message.findChild("encrypted", kOmemo) ||
-        message.findChild("x", kConferenceInvite)) {
-        return true;
-    }
-    const xml::Element* mucUser = message.findChild("x", kMucUser);
-    return mucUser && mucUser->findChild("invite", kMucUser);
-}
 
 // The session with the highest priority (the first of equals), or end().
 std::vector<SessionPtr>::const_iterator highestPriority(const std::vector<SessionPtr>& sessions) {
@@ -137,7 +110,7 @@ class OfflineModule final : public Module {
             co_return HookVerdict::Continue;
         const xml::Element& message = stanza->element();
         // XEP-0334 §4.2: <no-store/> forbids keeping it even for later delivery.
-        if (message.findChild("no-store", kHints) || !isWorthStoring(message))
+        if (message.findChild("no-store", kHintsNamespace) || !isWorthKeeping(message))
             co_return HookVerdict::Continue;
         // No `to` means the sender's own account (RFC 6120 §10.3).
         const Jid bare = stanza->to() ? stanza->to()->bare() : stanza->from()->bare();
@@ -168,6 +141,7 @@ class OfflineModule final : public Module {
         // XEP-0203 §3 (XEP-0160 §2): who delayed it and since when.
         xml::Element& delay = stored.append("delay", std::string(kDelay));
         delay.setAttr("from", host);
+        // XEP-0203 §3: the stamp is an XEP-0082 DateTime in UTC.
         delay.setAttr("stamp", utcStamp(context_->clock().unixSeconds()));
         delay.appendText("Offline Storage");
         storage::OfflineMessage offline;

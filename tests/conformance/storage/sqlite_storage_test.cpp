@@ -124,6 +124,13 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
     EXPECT_EQ(raw.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name"),
               (std::vector<std::vector<std::string>>{{"account_tombstones"},
                                                      {"accounts"},
+                                                     {"archive"},
+                                                     {"archive_counts"},
+                                                     {"archive_text"},  // FTS5 and its shadow tables
+                                                     {"archive_text_config"},
+                                                     {"archive_text_data"},
+                                                     {"archive_text_docsize"},
+                                                     {"archive_text_idx"},
                                                      {"blocklist"},
                                                      {"key_value"},
                                                      {"offline_messages"},

@@ -269,7 +269,7 @@ TEST(ConfigDefaults, DevelopmentConfig) {
 TEST(ConfigDefaults, ModuleLists) {
     EXPECT_EQ(defaultModules(),
               (std::vector<std::string>{"disco", "ping", "version", "time", "register", "roster", "offline",
-                                        "blocking", "vcard", "private", "last", "carbons", "pep"}));
+                                        "blocking", "vcard", "private", "last", "carbons", "pep", "mam"}));
     for (const std::string& name : defaultModules()) {
         auto known = knownModules();
         EXPECT_NE(std::find(known.begin(), known.end(), name), known.end()) << name;
@@ -793,7 +793,7 @@ TEST(ConfigErrors, RequireTlsOnDirectListener) {
 TEST(ConfigErrors, Modules) {
     EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"ping\", \"discoo\"]"), "modules.enabled[1]",
                         "there is no module \"discoo\"; did you mean \"disco\"?");
-    EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"mam\"]"), "modules.enabled[0]",
+    EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"pubsub\"]"), "modules.enabled[0]",
                         "the known modules are \"disco\", \"ping\"");
     EXPECT_CONFIG_ERROR(withMinimal("[modules]\nenabled = [\"ping\", \"time\", \"ping\"]"),
                         "modules.enabled[2]", "\"ping\" is listed twice");

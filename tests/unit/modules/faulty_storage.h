@@ -18,7 +18,7 @@ namespace parley::test {
 class FaultyStorage final : public storage::Storage {
   public:
     explicit FaultyStorage(std::unique_ptr<storage::Storage> inner)
-        : inner_(std::move(inner)), offline_(*this), blockList_(*this) {}
+        : inner_(std::move(inner)), offline_(*this), blockList_(*this), archive_(*this) {}
 
     // A TestServer storage wrapper that keeps a pointer to the FaultyStorage it made in `*out`.
     static TestServer::StorageWrapper wrapper(FaultyStorage** out) {
@@ -35,10 +35,13 @@ class FaultyStorage final : public storage::Storage {
     storage::OfflineStore& offline() override { return offline_; }
     storage::BlockListStore& blockList() override { return blockList_; }
     storage::PepStore& pep() override { return inner_->pep(); }
+    storage::ArchiveStore& archive() override { return archive_; }
     void close() override { inner_->close(); }
 
     // --- switches (set from the test thread, read on the server's loops) -----------------------
     std::atomic<bool> failOfflinePush{false};
+    // Every message-archive call fails.
+    std::atomic<bool> failArchive{false};
     // Block-list reads fail for this user name (empty: for nobody).
     void failBlockListReadsOf(const std::string& username) {
         std::lock_guard lock(mutex_);
@@ -128,9 +131,46 @@ class FaultyStorage final : public storage::Storage {
         FaultyStorage& owner_;
     };
 
+    class Archive final : public storage::ArchiveStore {
+      public:
+        explicit Archive(FaultyStorage& owner) : owner_(owner) {}
+        storage::StoreResult<void> append(std::string host, std::string username,
+                                          storage::ArchivedMessage message, std::size_t maxPerUser) override {
+            if (owner_.failArchive.load())
+                co_return storage::StorageError::Unavailable;
+            auto appended = co_await owner_.inner_->archive().append(std::move(host), std::move(username),
+                                                                     std::move(message), maxPerUser);
+            co_return appended;
+        }
+        storage::StoreResult<storage::ArchivePage> query(std::string host, std::string username,
+                                                         storage::ArchiveQuery query) override {
+            if (owner_.failArchive.load())
+                co_return storage::StorageError::Unavailable;
+            auto page = co_await owner_.inner_->archive().query(std::move(host), std::move(username),
+                                                                std::move(query));
+            co_return page;
+        }
+        storage::StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) override {
+            if (owner_.failArchive.load())
+                co_return storage::StorageError::Unavailable;
+            auto removed = co_await owner_.inner_->archive().removeOlderThan(stamp);
+            co_return removed;
+        }
+        storage::StoreResult<void> removeAll(std::string host, std::string username) override {
+            if (owner_.failArchive.load())
+                co_return storage::StorageError::Unavailable;
+            auto removed = co_await owner_.inner_->archive().removeAll(std::move(host), std::move(username));
+            co_return removed;
+        }
+
+      private:
+        FaultyStorage& owner_;
+    };
+
     std::unique_ptr<storage::Storage> inner_;
     Offline offline_;
     BlockLists blockList_;
+    Archive archive_;
     std::mutex mutex_;
     std::string failingBlockListUser_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "archive_words.h"
 #include "credentials.h"
 #include "roster_tombstones.h"
 
@@ -73,6 +74,7 @@ StoreResult<void> MemoryAccountStore::deleteAccount(std::string host, std::strin
     state_.offline.erase(user);
     state_.blockLists.erase(user);
     state_.pep.erase(user);
+    state_.archives.erase(user);
     state_.tombstones.insert_or_assign(user, deletedAt);
     co_return Result<void, StorageError>{};
 }
@@ -526,6 +528,143 @@ StoreResult<void> MemoryPepStore::purgeNode(std::string host, std::string userna
         co_return found.error();
     MemoryState::PepNodeData* data = *found;
     data->items.clear();
+    co_return Result<void, StorageError>{};
+}
+
+namespace {
+
+bool matchesArchiveQuery(const ArchivedMessage& message, std::uint64_t seq, const ArchiveQuery& query,
+                         std::uint64_t afterIdSeq, std::uint64_t beforeIdSeq,
+                         const std::vector<std::string>& words) {
+    if (query.with && message.with != *query.with)
+        return false;
+    if (query.with && query.withResource && message.withResource != *query.withResource)
+        return false;
+    if ((query.start && message.stamp < *query.start) || (query.end && message.stamp > *query.end))
+        return false;
+    if ((query.afterId && seq <= afterIdSeq) || (query.beforeId && seq >= beforeIdSeq))
+        return false;
+    if (query.ids && std::find(query.ids->begin(), query.ids->end(), message.id) == query.ids->end())
+        return false;
+    if (words.empty())
+        return true;
+    const std::vector<std::string> text = archiveWords(message.text);
+    return std::all_of(words.begin(), words.end(), [&](const std::string& word) {
+        return std::find(text.begin(), text.end(), word) != text.end();
+    });
+}
+
+}  // namespace
+
+StoreResult<void> MemoryArchiveStore::append(std::string host, std::string username, ArchivedMessage message,
+                                             std::size_t maxPerUser) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    auto& archive = state_.archives[{std::move(host), std::move(username)}];
+    if (archive.byId.contains(message.id)) {
+        co_return StorageError::AlreadyExists;
+    }
+    const std::uint64_t seq = ++state_.lastArchiveSeq;
+    archive.byId.emplace(message.id, seq);
+    archive.messages.emplace(seq, std::move(message));
+    while (maxPerUser != 0 && archive.messages.size() > maxPerUser) {
+        archive.byId.erase(archive.messages.begin()->second.id);
+        archive.messages.erase(archive.messages.begin());
+    }
+    co_return Result<void, StorageError>{};
+}
+
+StoreResult<ArchivePage> MemoryArchiveStore::query(std::string host, std::string username,
+                                                   ArchiveQuery query) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    static const MemoryState::ArchiveData kEmpty;
+    const auto found = state_.archives.find({std::move(host), std::move(username)});
+    const auto& archive = found == state_.archives.end() ? kEmpty : found->second;
+    // Every id the query names must be one of this archive's (XEP-0313 §4.1.1: item-not-found).
+    std::uint64_t seqs[4] = {0, 0, 0, 0};
+    const std::optional<std::string>* named[4] = {&query.afterId, &query.beforeId, &query.after,
+                                                  &query.before};
+    for (int i = 0; i < 4; ++i) {
+        if (!*named[i] || (i == 3 && named[i]->value().empty()))
+            continue;
+        const auto id = archive.byId.find(**named[i]);
+        if (id == archive.byId.end()) {
+            co_return StorageError::NotFound;
+        }
+        seqs[i] = id->second;
+    }
+    if (query.ids) {
+        for (const std::string& id : *query.ids) {
+            if (!archive.byId.contains(id)) {
+                co_return StorageError::NotFound;
+            }
+        }
+    }
+    const std::vector<std::string> words = archiveWords(query.text);
+    std::vector<std::pair<std::uint64_t, const ArchivedMessage*>> matching;
+    for (const auto& [seq, message] : archive.messages) {
+        if (matchesArchiveQuery(message, seq, query, seqs[0], seqs[1], words))
+            matching.emplace_back(seq, &message);
+    }
+    ArchivePage page;
+    page.count = matching.size();
+    std::size_t from = 0;
+    std::size_t to = matching.size();
+    if (query.before) {
+        if (!query.before->empty()) {
+            to = static_cast<std::size_t>(
+                std::lower_bound(matching.begin(), matching.end(), seqs[3],
+                                 [](const auto& entry, std::uint64_t seq) { return entry.first < seq; }) -
+                matching.begin());
+        }
+        from = to > query.max ? to - query.max : 0;
+        page.complete = from == 0;
+    } else {
+        if (query.after) {
+            from = static_cast<std::size_t>(
+                std::upper_bound(matching.begin(), matching.end(), seqs[2],
+                                 [](std::uint64_t seq, const auto& entry) { return seq < entry.first; }) -
+                matching.begin());
+        }
+        to = std::min(matching.size(), from + query.max);
+        page.complete = to == matching.size();
+    }
+    for (std::size_t i = from; i < to; ++i)
+        page.messages.push_back(*matching[i].second);
+    co_return page;
+}
+
+StoreResult<std::size_t> MemoryArchiveStore::removeOlderThan(std::int64_t stamp) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    std::size_t removed = 0;
+    for (auto& [user, archive] : state_.archives) {
+        for (auto it = archive.messages.begin(); it != archive.messages.end();) {
+            if (it->second.stamp >= stamp) {
+                ++it;
+                continue;
+            }
+            archive.byId.erase(it->second.id);
+            it = archive.messages.erase(it);
+            ++removed;
+        }
+    }
+    co_return removed;
+}
+
+StoreResult<void> MemoryArchiveStore::removeAll(std::string host, std::string username) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    state_.archives.erase({std::move(host), std::move(username)});
     co_return Result<void, StorageError>{};
 }
 

@@ -42,6 +42,13 @@ struct MemoryState {
         std::vector<PepItem> items;  // oldest first
     };
     std::map<UserKey, std::map<std::string, PepNodeData>> pep;  // nodes by name, so they come out sorted
+    // Archived messages by a sequence number shared by all users: archive order.
+    struct ArchiveData {
+        std::map<std::uint64_t, ArchivedMessage> messages;
+        std::map<std::string, std::uint64_t> byId;
+    };
+    std::uint64_t lastArchiveSeq = 0;
+    std::map<UserKey, ArchiveData> archives;
 };
 
 class MemoryAccountStore final : public AccountStore {
@@ -150,6 +157,20 @@ class MemoryPepStore final : public PepStore {
     MemoryState& state_;
 };
 
+class MemoryArchiveStore final : public ArchiveStore {
+  public:
+    explicit MemoryArchiveStore(MemoryState& state) : state_(state) {}
+
+    StoreResult<void> append(std::string host, std::string username, ArchivedMessage message,
+                             std::size_t maxPerUser) override;
+    StoreResult<ArchivePage> query(std::string host, std::string username, ArchiveQuery query) override;
+    StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) override;
+    StoreResult<void> removeAll(std::string host, std::string username) override;
+
+  private:
+    MemoryState& state_;
+};
+
 class MemoryStorage final : public Storage {
   public:
     MemoryStorage() = default;
@@ -160,6 +181,7 @@ class MemoryStorage final : public Storage {
     OfflineStore& offline() override { return offline_; }
     BlockListStore& blockList() override { return blockList_; }
     PepStore& pep() override { return pep_; }
+    ArchiveStore& archive() override { return archive_; }
     void close() override;
 
   private:
@@ -170,6 +192,7 @@ class MemoryStorage final : public Storage {
     MemoryOfflineStore offline_{state_};
     MemoryBlockListStore blockList_{state_};
     MemoryPepStore pep_{state_};
+    MemoryArchiveStore archive_{state_};
 };
 
 }  // namespace parley::storage

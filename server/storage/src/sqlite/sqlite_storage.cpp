@@ -249,24 +249,23 @@ Result<void, StorageError> removeAccount(SqliteDatabase& db, const std::string& 
         if (db.changes() == 0) {
             return StorageError::NotFound;
         }
-        for (const char* sql : {
-                 "DELETE FROM key_value WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM roster_items WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM roster_versions WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM roster_tombstones WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM offline_messages WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM blocklist WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM pep_nodes WHERE host = ?1 AND username = ?2",
-                 "DELETE FROM pep_items WHERE host = ?1 AND username = ?2",
-             }) {
-            auto remove = db.statement(sql);
-            if (!remove) {
-                return remove.error();
-            }
-            remove->bindText(1, host).bindText(2, username);
-            if (auto done = remove->run(); !done) {
-                return done.error();
-            }
+        auto removed = runForUser(db,
+                                  {
+                                      "DELETE FROM key_value WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM roster_items WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM roster_versions WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM roster_tombstones WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM offline_messages WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM blocklist WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM pep_nodes WHERE host = ?1 AND username = ?2",
+                                      "DELETE FROM pep_items WHERE host = ?1 AND username = ?2",
+                                  },
+                                  host, username);
+        if (!removed) {
+            return removed.error();
+        }
+        if (auto archive = deleteArchiveOf(db, host, username); !archive) {
+            return archive.error();
         }
         // The tombstone keeps the name taken (createAccount refuses it). None can exist for a live
         // account, but OR REPLACE keeps a hand-edited database from failing the deletion.
@@ -387,6 +386,21 @@ Result<void, OpenError> configure(SqliteDatabase& db, const StorageOptions& opti
 }
 
 }  // namespace
+
+Result<void, StorageError> runForUser(SqliteDatabase& db, std::initializer_list<const char*> statements,
+                                      const std::string& host, const std::string& username) {
+    for (const char* sql : statements) {
+        auto statement = db.statement(sql);
+        if (!statement) {
+            return statement.error();
+        }
+        statement->bindText(1, host).bindText(2, username);
+        if (auto done = statement->run(); !done) {
+            return done.error();
+        }
+    }
+    return {};
+}
 
 Result<void, OpenError> applySqliteMigrations(SqliteDatabase& db) {
     const auto migrations = sqliteMigrations();

@@ -1,8 +1,11 @@
 #pragma once
 // The SQLite backend. One worker thread owns the connection; every store call is a job handed to it
 // with WorkerThread::runOnWorker, and the caller resumes on its own executor.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -120,6 +123,45 @@ class SqlitePepStore final : public PepStore {
     SqliteDatabase& db_;
 };
 
+// Appends are committed in groups (docs/storage.md "Message archive"): each append queues its message
+// and a job on the worker; the first of those jobs to run writes every message queued by then in one
+// transaction, and the later ones find their result ready. While the worker is busy with one commit,
+// the next group gathers, so a busy server costs one commit per group, not per message, and a lone
+// append is committed at once.
+class SqliteArchiveStore final : public ArchiveStore {
+  public:
+    SqliteArchiveStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
+
+    StoreResult<void> append(std::string host, std::string username, ArchivedMessage message,
+                             std::size_t maxPerUser) override;
+    StoreResult<ArchivePage> query(std::string host, std::string username, ArchiveQuery query) override;
+    StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) override;
+    StoreResult<void> removeAll(std::string host, std::string username) override;
+
+    // How many transactions the appends took so far (for the group-commit test and benchmark).
+    std::uint64_t appendCommitsForTest() const noexcept { return commits_.load(); }
+
+    struct PendingAppend {
+        std::uint64_t ticket = 0;
+        std::string host;
+        std::string username;
+        ArchivedMessage message;
+        std::size_t maxPerUser = 0;
+    };
+
+  private:
+    // On the worker: the result of the append `ticket`, committing the queued group first if needed.
+    Result<void, StorageError> commitQueued(std::uint64_t ticket);
+
+    WorkerThread& worker_;
+    SqliteDatabase& db_;
+    std::mutex queueMutex_;  // guards nextTicket_ and queued_ (appends come from every event loop)
+    std::uint64_t nextTicket_ = 0;
+    std::vector<PendingAppend> queued_;
+    std::map<std::uint64_t, Result<void, StorageError>> results_;  // worker only: committed, not yet taken
+    std::atomic<std::uint64_t> commits_{0};
+};
+
 class SqliteStorage final : public Storage {
   public:
     // Creates the file's folder, opens the database, sets the pragmas and applies pending migrations,
@@ -135,6 +177,7 @@ class SqliteStorage final : public Storage {
     OfflineStore& offline() override { return offline_; }
     BlockListStore& blockList() override { return blockList_; }
     PepStore& pep() override { return pep_; }
+    ArchiveStore& archive() override { return archive_; }
     void close() override;
 
     // For tests that change the connection (e.g. PRAGMA max_page_count to simulate a full disk): use
@@ -152,7 +195,15 @@ class SqliteStorage final : public Storage {
     SqliteOfflineStore offline_{worker_, *db_};
     SqliteBlockListStore blockList_{worker_, *db_};
     SqlitePepStore pep_{worker_, *db_};
+    SqliteArchiveStore archive_{worker_, *db_};
 };
+
+// Runs each statement (without rows, ?1 = host, ?2 = username), in the caller's transaction if any.
+Result<void, StorageError> runForUser(SqliteDatabase& db, std::initializer_list<const char*> statements,
+                                      const std::string& host, const std::string& username);
+// Deletes a user's archive, inside the caller's transaction (removeAll, deleteAccount).
+Result<void, StorageError> deleteArchiveOf(SqliteDatabase& db, const std::string& host,
+                                           const std::string& username);
 
 // Brings the schema up to date: creates schema_migrations, refuses a database newer than this binary,
 // applies each missing migration in its own transaction. Exposed for the tests.

@@ -244,6 +244,58 @@ class PepStore {
     virtual StoreResult<void> purgeNode(std::string host, std::string username, std::string node) = 0;
 };
 
+// --- Message archive (XEP-0313, with XEP-0359 stanza ids and XEP-0059 paging) ----------------------
+// A generic archive (docs/storage.md "Message archive"): appends, and finds or deletes by time, `with`
+// and id. Each user's archive is ordered by insertion.
+
+struct ArchivedMessage {
+    std::string id;            // XEP-0359 stanza-id, chosen by the caller: opaque, unique per archive
+    std::int64_t stamp = 0;    // Unix milliseconds
+    std::string with;          // the other party's bare JID
+    std::string withResource;  // its resource ("" when none)
+    std::string xml;           // the message as archived
+    std::string text;          // what full-text search sees (the body)
+};
+
+struct ArchiveQuery {
+    // Filters (XEP-0313 §4.1.1); all given ones must hold.
+    std::optional<std::string> with;              // the other party's bare JID
+    std::optional<std::string> withResource;      // with `with`: only this resource of it
+    std::optional<std::int64_t> start;            // Unix ms, inclusive
+    std::optional<std::int64_t> end;              // Unix ms, inclusive
+    std::optional<std::string> afterId;           // only messages archived after this one
+    std::optional<std::string> beforeId;          // only messages archived before this one
+    std::optional<std::vector<std::string>> ids;  // only these messages (each must exist)
+    std::string text;  // full text: every word (letters and digits, case-insensitive) is a word of it
+    // Paging (XEP-0059 §2): after `after`, or the last page before `before` ("" = the last page).
+    std::optional<std::string> after;
+    std::optional<std::string> before;
+    std::size_t max = 50;  // messages per page (0: only the count)
+};
+
+struct ArchivePage {
+    std::vector<ArchivedMessage> messages;  // in archive order
+    std::size_t count = 0;                  // how many messages the filters match, on all pages
+    bool complete = false;                  // no more pages in the direction of the query (XEP-0313 §4.3)
+};
+
+class ArchiveStore {
+  public:
+    virtual ~ArchiveStore() = default;
+    // Appends a message durably (committed before this returns; the SQLite backend commits the
+    // appends queued meanwhile in one transaction). When the user then has more than `maxPerUser`
+    // messages (0: no limit), the oldest are removed. AlreadyExists when the id is taken in this archive.
+    virtual StoreResult<void> append(std::string host, std::string username, ArchivedMessage message,
+                                     std::size_t maxPerUser) = 0;
+    // One page of the messages that match. NotFound when `after`, `before`, `afterId`, `beforeId` or
+    // one of `ids` names no message of this archive (XEP-0313 §4.1.3, §4.3.2: item-not-found).
+    virtual StoreResult<ArchivePage> query(std::string host, std::string username, ArchiveQuery query) = 0;
+    // Retention: removes every user's messages older than `stamp` (Unix ms); returns how many.
+    virtual StoreResult<std::size_t> removeOlderThan(std::int64_t stamp) = 0;
+    // Removes a user's whole archive (an account deletion does it too).
+    virtual StoreResult<void> removeAll(std::string host, std::string username) = 0;
+};
+
 // A backend: owns its threads and connections and hands out the feature stores.
 class Storage {
   public:
@@ -254,6 +306,7 @@ class Storage {
     virtual OfflineStore& offline() = 0;
     virtual BlockListStore& blockList() = 0;
     virtual PepStore& pep() = 0;
+    virtual ArchiveStore& archive() = 0;
     // Finishes queued work and closes; called once at shutdown.
     virtual void close() = 0;
 };

@@ -1,0 +1,398 @@
+// SqliteArchiveStore: tables archive, archive_counts and the FTS5 table archive_text
+// (migrations/sqlite/0007_archive.sql, docs/storage.md "Message archive").
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "archive_words.h"
+#include "sqlite/sqlite_storage.h"
+
+namespace parley::storage {
+
+namespace {
+
+using Param = std::variant<std::int64_t, std::string>;
+
+// The seq of the message `id` in this archive; NotFound when there is none.
+Result<std::int64_t, StorageError> seqOf(SqliteDatabase& db, const std::string& host,
+                                         const std::string& username, const std::string& id) {
+    auto select = db.statement("SELECT seq FROM archive WHERE host = ?1 AND username = ?2 AND id = ?3");
+    if (!select) {
+        return select.error();
+    }
+    select->bindText(1, host).bindText(2, username).bindText(3, id);
+    const int rc = select->step();
+    if (rc == SQLITE_DONE) {
+        return StorageError::NotFound;
+    }
+    if (rc != SQLITE_ROW) {
+        return toStorageError(rc);
+    }
+    return select->columnInt64(0);
+}
+
+Result<std::int64_t, StorageError> storedCount(SqliteDatabase& db, const std::string& host,
+                                               const std::string& username) {
+    auto select = db.statement("SELECT count FROM archive_counts WHERE host = ?1 AND username = ?2");
+    if (!select) {
+        return select.error();
+    }
+    select->bindText(1, host).bindText(2, username);
+    const int rc = select->step();
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        return toStorageError(rc);
+    }
+    return select->columnInt64(0);
+}
+
+Result<SqliteStatement, StorageError> prepare(SqliteDatabase& db, const std::string& sql,
+                                              const std::vector<Param>& params) {
+    auto statement = db.statement(sql);
+    if (!statement) {
+        return statement.error();
+    }
+    int index = 0;
+    for (const Param& param : params) {
+        ++index;
+        if (const auto* number = std::get_if<std::int64_t>(&param))
+            statement->bindInt64(index, *number);
+        else
+            statement->bindText(index, std::get<std::string>(param));
+    }
+    return statement;
+}
+
+// One queued append inside the group's transaction. AlreadyExists (the id is taken) fails only this
+// message; any other error fails the whole group.
+Result<void, StorageError> insertOne(SqliteDatabase& db, const SqliteArchiveStore::PendingAppend& pending,
+                                     bool& duplicate) {
+    auto insert = db.statement(
+        "INSERT INTO archive (host, username, id, stamp, with_bare, with_resource, xml, body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (host, username, id) DO NOTHING");
+    if (!insert) {
+        return insert.error();
+    }
+    const ArchivedMessage& message = pending.message;
+    insert->bindText(1, pending.host)
+        .bindText(2, pending.username)
+        .bindText(3, message.id)
+        .bindInt64(4, message.stamp)
+        .bindText(5, message.with)
+        .bindText(6, message.withResource)
+        .bindText(7, message.xml)
+        .bindText(8, message.text);
+    if (auto done = insert->run(); !done) {
+        return done.error();
+    }
+    duplicate = db.changes() == 0;
+    if (duplicate || pending.maxPerUser == 0) {
+        return {};
+    }
+    // The quota: the oldest messages beyond it go (archive_counts is kept by the triggers).
+    auto stored = storedCount(db, pending.host, pending.username);
+    if (!stored) {
+        return stored.error();
+    }
+    const auto excess = *stored - static_cast<std::int64_t>(pending.maxPerUser);
+    if (excess <= 0) {
+        return {};
+    }
+    auto trim = db.statement(
+        "DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE host = ?1 AND username = ?2 "
+        "ORDER BY seq LIMIT ?3)");
+    if (!trim) {
+        return trim.error();
+    }
+    trim->bindText(1, pending.host).bindText(2, pending.username).bindInt64(3, excess);
+    return trim->run();
+}
+
+// The FTS5 query for `text` in one user's archive: the user's owner token (as the triggers of
+// 0007_archive.sql write it) and each word as a quoted string in the body, all required.
+std::string matchExpression(const std::string& host, const std::string& username,
+                            const std::vector<std::string>& words) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string expression = "owner : o";
+    for (const char c : host + "\n" + username) {
+        expression += kHex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+        expression += kHex[static_cast<unsigned char>(c) & 0xf];
+    }
+    for (const std::string& word : words) {
+        expression += " AND body : \"";
+        for (const char c : word) {
+            expression += c;
+            if (c == '"')
+                expression += '"';
+        }
+        expression += '"';
+    }
+    return expression;
+}
+
+Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::string& host,
+                                             const std::string& username, const ArchiveQuery& query) {
+    // The ids the query names must exist (XEP-0313 §4.1.1: item-not-found), resolved to seqs.
+    std::optional<std::int64_t> afterSeq;
+    std::optional<std::int64_t> beforeSeq;
+    std::string filters = " WHERE host = ? AND username = ?";
+    std::vector<Param> params{host, username};
+    // The form's bounds are filters (they change the count); RSM's are the page's position.
+    const std::pair<const std::optional<std::string>*, const char*> formBounds[] = {
+        {&query.afterId, " AND seq > ?"}, {&query.beforeId, " AND seq < ?"}};
+    for (const auto& [id, op] : formBounds) {
+        if (!*id)
+            continue;
+        auto seq = seqOf(db, host, username, **id);
+        if (!seq) {
+            return seq.error();
+        }
+        filters += op;
+        params.emplace_back(*seq);
+    }
+    const std::pair<const std::optional<std::string>*, std::optional<std::int64_t>*> pageBounds[] = {
+        {&query.after, &afterSeq}, {&query.before, &beforeSeq}};
+    for (const auto& [id, seqOut] : pageBounds) {
+        if (!*id || (*id)->empty())
+            continue;  // an empty <before/> is the last page, not an id
+        auto seq = seqOf(db, host, username, **id);
+        if (!seq) {
+            return seq.error();
+        }
+        *seqOut = *seq;
+    }
+    if (query.with) {
+        filters += " AND with_bare = ?";
+        params.emplace_back(*query.with);
+        if (query.withResource) {
+            filters += " AND with_resource = ?";
+            params.emplace_back(*query.withResource);
+        }
+    }
+    if (query.start) {
+        filters += " AND stamp >= ?";
+        params.emplace_back(*query.start);
+    }
+    if (query.end) {
+        filters += " AND stamp <= ?";
+        params.emplace_back(*query.end);
+    }
+    if (query.ids) {
+        for (const std::string& id : *query.ids) {
+            if (auto seq = seqOf(db, host, username, id); !seq) {
+                return seq.error();
+            }
+        }
+        // One statement for any number of ids: the list as a JSON array (SQLite's json_each).
+        std::string array = "[";
+        for (const std::string& id : *query.ids) {
+            if (array.size() > 1)
+                array += ',';
+            array += '"';
+            for (const char c : id) {
+                if (c == '"' || c == '\\')
+                    array += '\\';
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    static constexpr char kHex[] = "0123456789abcdef";
+                    array += "\\u00";
+                    array += kHex[(c >> 4) & 0xf];
+                    array += kHex[c & 0xf];
+                    continue;
+                }
+                array += c;
+            }
+            array += '"';
+        }
+        array += ']';
+        filters += " AND id IN (SELECT value FROM json_each(?))";
+        params.emplace_back(std::move(array));
+    }
+    const std::vector<std::string> words = archiveWords(query.text);
+    if (!words.empty()) {
+        filters += " AND seq IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?)";
+        params.emplace_back(matchExpression(host, username, words));
+    }
+
+    ArchivePage page;
+    if (params.size() == 2) {
+        // No filter: the count the triggers keep, instead of counting the archive.
+        auto stored = storedCount(db, host, username);
+        if (!stored) {
+            return stored.error();
+        }
+        page.count = static_cast<std::size_t>(*stored);
+    } else {
+        auto count = prepare(db, "SELECT count(*) FROM archive" + filters, params);
+        if (!count) {
+            return count.error();
+        }
+        const int rc = count->step();
+        if (rc != SQLITE_ROW) {
+            return toStorageError(rc);
+        }
+        page.count = static_cast<std::size_t>(count->columnInt64(0));
+    }
+
+    // One more row than the page shows tells whether another page follows (XEP-0313 §4.3 complete).
+    const bool backwards = query.before.has_value();
+    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body FROM archive" + filters;
+    if (backwards && beforeSeq) {
+        sql += " AND seq < ?";
+        params.emplace_back(*beforeSeq);
+    } else if (!backwards && afterSeq) {
+        sql += " AND seq > ?";
+        params.emplace_back(*afterSeq);
+    }
+    sql += backwards ? " ORDER BY seq DESC LIMIT ?" : " ORDER BY seq LIMIT ?";
+    params.emplace_back(static_cast<std::int64_t>(std::min<std::size_t>(query.max, 1u << 20)) + 1);
+    auto select = prepare(db, sql, params);
+    if (!select) {
+        return select.error();
+    }
+    for (;;) {
+        const int rc = select->step();
+        if (rc == SQLITE_DONE) {
+            break;
+        }
+        if (rc != SQLITE_ROW) {
+            return toStorageError(rc);
+        }
+        ArchivedMessage message;
+        message.id = select->columnText(0);
+        message.stamp = select->columnInt64(1);
+        message.with = select->columnText(2);
+        message.withResource = select->columnText(3);
+        message.xml = select->columnText(4);
+        message.text = select->columnText(5);
+        page.messages.push_back(std::move(message));
+    }
+    page.complete = page.messages.size() <= query.max;
+    if (!page.complete)
+        page.messages.pop_back();
+    if (backwards)
+        std::reverse(page.messages.begin(), page.messages.end());
+    return page;
+}
+
+}  // namespace
+
+Result<void, StorageError> deleteArchiveOf(SqliteDatabase& db, const std::string& host,
+                                           const std::string& username) {
+    return runForUser(db,
+                      {"DELETE FROM archive WHERE host = ?1 AND username = ?2",
+                       "DELETE FROM archive_counts WHERE host = ?1 AND username = ?2"},
+                      host, username);
+}
+
+StoreResult<void> SqliteArchiveStore::append(std::string host, std::string username, ArchivedMessage message,
+                                             std::size_t maxPerUser) {
+    std::uint64_t ticket = 0;
+    {
+        std::lock_guard lock(queueMutex_);
+        ticket = ++nextTicket_;
+        queued_.push_back(
+            PendingAppend{ticket, std::move(host), std::move(username), std::move(message), maxPerUser});
+    }
+    // The job runs after every message queued before it, so its own is committed by it or by an
+    // earlier job of the same group.
+    return worker_.runOnWorker([this, ticket] { return commitQueued(ticket); });
+}
+
+Result<void, StorageError> SqliteArchiveStore::commitQueued(std::uint64_t ticket) {
+    if (auto ready = results_.find(ticket); ready != results_.end()) {
+        auto result = std::move(ready->second);
+        results_.erase(ready);
+        return result;
+    }
+    std::vector<PendingAppend> group;
+    {
+        std::lock_guard lock(queueMutex_);
+        group.swap(queued_);
+    }
+    std::vector<std::uint64_t> duplicates;
+    auto committed = inTransaction(db_, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
+        for (const PendingAppend& pending : group) {
+            bool duplicate = false;
+            if (auto inserted = insertOne(db_, pending, duplicate); !inserted) {
+                return inserted.error();
+            }
+            if (duplicate)
+                duplicates.push_back(pending.ticket);
+        }
+        return {};
+    });
+    commits_.fetch_add(1);
+    for (const PendingAppend& pending : group) {
+        Result<void, StorageError> result;
+        if (!committed)
+            result = committed.error();
+        else if (std::find(duplicates.begin(), duplicates.end(), pending.ticket) != duplicates.end())
+            result = StorageError::AlreadyExists;
+        results_.emplace(pending.ticket, std::move(result));
+    }
+    auto own = results_.find(ticket);
+    if (own == results_.end()) {
+        return StorageError::Unavailable;  // cannot happen: the message was queued before its job
+    }
+    auto result = std::move(own->second);
+    results_.erase(own);
+    return result;
+}
+
+StoreResult<ArchivePage> SqliteArchiveStore::query(std::string host, std::string username,
+                                                   ArchiveQuery query) {
+    return worker_.runOnWorker(
+        [&db = db_, host = std::move(host), username = std::move(username), query = std::move(query)] {
+            // A read transaction: the count and the page see the same archive.
+            return inTransaction(db, SqliteTransaction::Mode::Read,
+                                 [&] { return selectPage(db, host, username, query); });
+        });
+}
+
+StoreResult<std::size_t> SqliteArchiveStore::removeOlderThan(std::int64_t stamp) {
+    // In chunks, each its own job and transaction, so that removing a year of every user's messages
+    // never holds the worker (and every other storage call) for long: appends and queries run between.
+    constexpr std::int64_t kChunk = 2000;
+    std::size_t removed = 0;
+    for (;;) {
+        auto work = [&db = db_, stamp] {
+            return inTransaction(db, SqliteTransaction::Mode::Write,
+                                 [&]() -> Result<std::size_t, StorageError> {
+                                     auto remove = db.statement(
+                                         "DELETE FROM archive WHERE seq IN (SELECT seq FROM archive WHERE "
+                                         "stamp < ?1 LIMIT ?2)");
+                                     if (!remove) {
+                                         return remove.error();
+                                     }
+                                     remove->bindInt64(1, stamp).bindInt64(2, kChunk);
+                                     if (auto done = remove->run(); !done) {
+                                         return done.error();
+                                     }
+                                     return static_cast<std::size_t>(db.changes());
+                                 });
+        };
+        // Named, not a temporary in the co_await (docs/STYLE.md rule 16b).
+        auto chunk = co_await worker_.runOnWorker(std::move(work));
+        if (!chunk) {
+            co_return chunk.error();
+        }
+        removed += *chunk;
+        if (*chunk < static_cast<std::size_t>(kChunk)) {
+            co_return removed;
+        }
+    }
+}
+
+StoreResult<void> SqliteArchiveStore::removeAll(std::string host, std::string username) {
+    return worker_.runOnWorker([&db = db_, host = std::move(host), username = std::move(username)] {
+        return inTransaction(db, SqliteTransaction::Mode::Write,
+                             [&] { return deleteArchiveOf(db, host, username); });
+    });
+}
+
+}  // namespace parley::storage
