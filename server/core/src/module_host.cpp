@@ -85,6 +85,32 @@ class ModuleHost::Context final : public ModuleContext {
         return Registration([&list, it] { list.erase(it); });
     }
 
+    Registration onStreamElement(StreamElementStage stage, std::string ns,
+                                 StreamElementHandler handler) override {
+        auto key = std::make_pair(stage, std::move(ns));
+        host_.streamElements_[key] = std::move(handler);
+        return Registration([&table = host_.streamElements_, key] { table.erase(key); });
+    }
+
+    Registration onStanzaOut(int priority, StanzaFilter filter) override {
+        auto& list = host_.stanzaFilters_;
+        const std::uint64_t id = ++host_.nextHookId_;
+        // Highest priority first; among equals, registration order (as stanza hooks).
+        auto position = std::find_if(list.begin(), list.end(), [&](const StanzaFilterEntry& entry) {
+            return entry.priority < priority;
+        });
+        list.insert(position, StanzaFilterEntry{priority, id, std::move(filter)});
+        return Registration([&list, id] {
+            std::erase_if(list, [id](const StanzaFilterEntry& entry) { return entry.id == id; });
+        });
+    }
+
+    Registration onStanzaHandled(SessionHook hook) override {
+        auto& list = host_.stanzaHandledHooks_;
+        auto it = list.insert(list.end(), std::move(hook));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
     std::size_t allocateSessionSlot() override { return host_.nextSessionSlot_++; }
 
     std::vector<std::string> discoFeatures() const override { return host_.discoFeatures(); }
@@ -213,6 +239,17 @@ void ModuleHost::fireSessionBound(Session& session) const {
 void ModuleHost::fireSessionEnded(Session& session) const {
     for (const auto& hook : sessionEndedHooks_)
         hook(session);
+}
+
+void ModuleHost::fireStanzaHandled(Session& session) const {
+    for (const auto& hook : stanzaHandledHooks_)
+        hook(session);
+}
+
+const StreamElementHandler* ModuleHost::findStreamElement(StreamElementStage stage,
+                                                          std::string_view ns) const {
+    auto it = streamElements_.find(std::make_pair(stage, std::string(ns)));
+    return it == streamElements_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> ModuleHost::startedModules() const {
