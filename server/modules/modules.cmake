@@ -12,4 +12,5 @@ set(PARLEY_MODULES
   vcard
   private
   last
+  stream_management
 )

@@ -9,8 +9,8 @@
 // account whose available resources have all been served is delivered at once instead of stored; while
 // one of them still waits for the stored messages, it is stored and reaches it in order.
 #include <algorithm>
-#include <ctime>
 
+#include "parley/modules/delay.h"
 #include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
 #include "parley/server/keyed_mutex.h"
@@ -22,7 +22,6 @@ namespace parley::server::modules {
 namespace {
 
 constexpr std::string_view kMsgOffline = "msgoffline";  // XEP-0160 §4 disco feature
-constexpr std::string_view kDelay = "urn:xmpp:delay";   // XEP-0203
 constexpr std::string_view kHints = "urn:xmpp:hints";   // XEP-0334
 constexpr std::string_view kOmemo = "eu.siacs.conversations.axolotl";
 constexpr std::string_view kConferenceInvite = "jabber:x:conference";  // XEP-0249
@@ -38,16 +37,6 @@ using xmpp::StanzaErrorCondition;
 struct OfflineSessionData final : SessionData {
     std::atomic<bool> served{false};
 };
-
-// XEP-0082 DateTime in UTC, as XEP-0203 §3 requires for the stamp.
-std::string utcStamp(std::int64_t unixSeconds) {
-    const auto time = static_cast<std::time_t>(unixSeconds);
-    std::tm utc{};
-    gmtime_r(&time, &utc);
-    char stamp[32];
-    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    return stamp;
-}
 
 // Whether a message carries something its recipient would miss: a body, an end-to-end encrypted
 // payload without a body (OMEMO), or a groupchat invitation (XEP-0249, XEP-0045 §7.8.2). Chat states
@@ -154,10 +143,7 @@ class OfflineModule final : public Module {
 
         xml::Element stored = message;
         // XEP-0203 §3 (XEP-0160 §2): who delayed it and since when.
-        xml::Element& delay = stored.append("delay", std::string(kDelay));
-        delay.setAttr("from", host);
-        delay.setAttr("stamp", utcStamp(context_->clock().unixSeconds()));
-        delay.appendText("Offline Storage");
+        appendDelay(stored, host, context_->clock().unixSeconds(), "Offline Storage");
         storage::OfflineMessage offline;
         offline.storedAt = context_->clock().unixSeconds() * 1000;
         offline.xml = stored.toString();
