@@ -17,9 +17,16 @@
 //   Romeo receives nothing              nothing is pending (checked with a ping round trip)
 //   Romeo receives stream error: invalid-from
 //   Romeo disconnects                   </stream:stream>, then the server closes
-//   Romeo drops                         the TCP connection is cut without a closing tag
+//   Romeo drops                         the TCP connection is cut without a closing tag (the step
+//                                       ends once the server noticed: the session ended or detached)
+//   Romeo authenticates                 a new connection: STARTTLS and SCRAM-SHA-256, no bind
+//   Clock advances 301 s                moves the server's FakeClock and runs the timeout checks
+//
+// In expected XML, an attribute value ${Name} that is not defined yet matches anything and defines
+// ${Name} as the value received (e.g. a stream-management id, used again in a later step).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -100,6 +107,14 @@ Transcript parseTranscript(const std::filesystem::path& file) {
                 transcript.title = trim(text.substr(1));
             continue;
         }
+        if (text.starts_with("Clock advances ")) {
+            Step step;
+            step.action = "clock";
+            step.body = trim(text.substr(15));
+            step.line = number;
+            transcript.steps.push_back(std::move(step));
+            continue;
+        }
         if (text.starts_with("[Client]")) {
             currentClient = trim(text.substr(8));
             transcript.clients[currentClient];
@@ -131,6 +146,8 @@ Transcript parseTranscript(const std::filesystem::path& file) {
             step.action = "disconnects";
         else if (rest == "drops")
             step.action = "drops";
+        else if (rest == "authenticates")
+            step.action = "authenticates";
         else
             throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown action '" +
                                      rest + "'");
@@ -183,7 +200,23 @@ class TranscriptRun {
         return text;
     }
 
+    // Defines the ${...} names that `pattern` uses as attribute values from `received`, which matched it.
+    void capture(const xml::Element& pattern, const xml::Element& received) {
+        for (const xml::Attribute& attribute : pattern.attributes()) {
+            if (attribute.value.starts_with("${") && attribute.value.ends_with("}"))
+                variables_[attribute.value] = std::string(received.attr(attribute.name));
+        }
+        const auto patternChildren = pattern.children();
+        const auto receivedChildren = received.children();
+        for (std::size_t i = 0; i < patternChildren.size() && i < receivedChildren.size(); ++i)
+            capture(*patternChildren[i], *receivedChildren[i]);
+    }
+
     void execute(const Step& step) {
+        if (step.action == "clock") {
+            server_.advanceClock(std::chrono::seconds(std::stoi(step.body)));
+            return;
+        }
         const ClientSpec& spec = transcript_.clients.at(step.client);
         auto jid = *Jid::parse(spec.jid);
         if (step.action == "connects" || step.action == "logs-in") {
@@ -209,14 +242,33 @@ class TranscriptRun {
             clients_[step.client] = std::move(client);
             return;
         }
+        if (step.action == "authenticates") {
+            auto client = std::make_unique<TestClient>(server_.requiredTlsPort());
+            auto features = client->openStream(std::string(jid.domain()));
+            ASSERT_TRUE(features) << step.client << " got no stream features";
+            ASSERT_TRUE(client->startTls(std::string(jid.domain())));
+            ASSERT_EQ(client->authenticate(std::string(jid.local()), spec.password, "SCRAM-SHA-256",
+                                           std::string(jid.domain())),
+                      "success")
+                << step.client << " could not authenticate";
+            clients_[step.client] = std::move(client);
+            return;
+        }
         TestClient& client = *clients_.at(step.client);
         if (step.action == "sends") {
             client.send(interpolate(step.body));
         } else if (step.action == "receives") {
-            auto wrapper = xml::parseElement("<transcript xmlns='jabber:client'>" + interpolate(step.body) +
+            const std::string text = interpolate(step.body);
+            // Names still undefined match anything; capture() defines them from what was received.
+            auto wrapper = xml::parseElement("<transcript xmlns='jabber:client'>" +
+                                             std::regex_replace(text, std::regex(R"(\$\{[^}]*\})"), "{any}") +
                                              "</transcript>");
-            ASSERT_TRUE(wrapper.element) << "the expected XML does not parse: " << step.body;
-            for (const xml::Element* expected : wrapper.element->children()) {
+            auto patterns = xml::parseElement("<transcript xmlns='jabber:client'>" + text + "</transcript>");
+            ASSERT_TRUE(wrapper.element && patterns.element)
+                << "the expected XML does not parse: " << step.body;
+            const auto expectedChildren = wrapper.element->children();
+            for (std::size_t i = 0; i < expectedChildren.size(); ++i) {
+                const xml::Element* expected = expectedChildren[i];
                 auto received = client.receive();
                 ASSERT_TRUE(received)
                     << step.client << " received nothing, expected " << expected->toString("jabber:client");
@@ -224,6 +276,7 @@ class TranscriptRun {
                 ASSERT_FALSE(difference)
                     << *difference << "\n  expected: " << expected->toString("jabber:client")
                     << "\n  received: " << received->toString("jabber:client");
+                capture(*patterns.element->children()[i], *received);
             }
         } else if (step.action == "nothing") {
             const std::string id = "transcript-nothing-" + std::to_string(step.line);
@@ -242,6 +295,13 @@ class TranscriptRun {
             clients_.erase(step.client);
         } else if (step.action == "drops") {
             clients_.erase(step.client);  // the destructor closes the socket
+            // Later steps (a clock advance, a resumption) need the server to have noticed.
+            auto& sessions = server_.server().core().sessions();
+            EXPECT_TRUE(server_.waitFor([&] {
+                auto session = sessions.find(jid);
+                return !session || session->isDetached();
+            })) << "the server did not notice that "
+                << step.client << " dropped";
         }
     }
 
