@@ -12,5 +12,6 @@ set(PARLEY_MODULES
   vcard
   private
   last
+  csi
   stream_management
 )

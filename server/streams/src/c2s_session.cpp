@@ -306,8 +306,10 @@ void C2sSession::sendStanza(xml::Element element) {
     queue_.push_back(std::make_shared<const xmpp::Stanza>(std::move(*stanza)));
 }
 
-bool C2sSession::filterOut(const xmpp::StanzaPtr& stanza) {
+bool C2sSession::filterOut(const xmpp::StanzaPtr& stanza, std::optional<int> below) {
     for (const auto& entry : core_.modules().stanzaFilters()) {
+        if (below && entry.priority >= *below)
+            continue;
         if (entry.filter(*this, stanza) == FilterVerdict::Hold)
             return false;
     }
@@ -315,13 +317,26 @@ bool C2sSession::filterOut(const xmpp::StanzaPtr& stanza) {
 }
 
 void C2sSession::writeQueued() {
-    // A filter may queue stanzas again (a held one handed back): they wait for the next round.
-    std::vector<xmpp::StanzaPtr> batch = std::move(queue_);
-    queue_.clear();
-    for (const xmpp::StanzaPtr& stanza : batch) {
-        if (filterOut(stanza))
+    // In batches: what a filter causes to be queued meanwhile is written after the batch, in order.
+    while (!queue_.empty()) {
+        std::vector<xmpp::StanzaPtr> batch = std::move(queue_);
+        queue_.clear();
+        for (const xmpp::StanzaPtr& stanza : batch) {
+            if (filterOut(stanza))
+                stanza->serializeTo(out_, "jabber:client");
+        }
+    }
+}
+
+void C2sSession::writeHeld(std::vector<xmpp::StanzaPtr> stanzas, int filterPriority) {
+    // Also while detached or ending: lower filters (which may keep a copy) still see them.
+    const bool writable = state_ == State::Bound && !closeWhenFlushed_;
+    for (const xmpp::StanzaPtr& stanza : stanzas) {
+        if (filterOut(stanza, filterPriority) && writable)
             stanza->serializeTo(out_, "jabber:client");
     }
+    if (writable)
+        wake();
 }
 
 // --- output ------------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // Writes a stream-level element that is not a stanza (a "nonza") after what is already queued.
     // Call on the session's loop. Outbound stanza filters do not see it.
     virtual void sendNonza(const xml::Element& element) = 0;
+    // Writes stanzas that an outbound filter of priority `filterPriority` held back (FilterVerdict::Hold),
+    // now and in this order, through the filters of lower priority only. Session's loop.
+    virtual void writeHeld(std::vector<xmpp::StanzaPtr> stanzas, int filterPriority) = 0;
     // How long a bound session stays bound after its connection is lost without a closing tag
     // (0, the default: it ends at once). While detached it keeps its place in the registry and its
     // presence, and the stanzas delivered to it go through the outbound filters (which keep them);

@@ -53,6 +53,7 @@ class C2sSession final : public Session {
     void close(xmpp::StreamError error) override;
     std::string describe() const override;
     void sendNonza(const xml::Element& element) override;
+    void writeHeld(std::vector<xmpp::StanzaPtr> stanzas, int filterPriority) override;
     asio::awaitable<bool> takeOver(SessionPtr previous, std::function<void(Session&)> onTakenOver) override;
 
     // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
@@ -102,8 +103,9 @@ class C2sSession final : public Session {
     // A stanza for the client (a reply the stream makes itself): queued like routed ones once bound,
     // so that the outbound filters see it.
     void sendStanza(xml::Element element);
-    // Runs the outbound filters (ModuleContext::onStanzaOut); true if the stanza is to be written.
-    bool filterOut(const xmpp::StanzaPtr& stanza);
+    // Runs the outbound filters (ModuleContext::onStanzaOut), only those of priority below `below` if
+    // given; true if the stanza is to be written.
+    bool filterOut(const xmpp::StanzaPtr& stanza, std::optional<int> below = std::nullopt);
     // Serializes the queued stanzas that the filters let through into the output buffer.
     void writeQueued();
     // The connection is gone; the session stays bound for its detach timeout.
