@@ -269,9 +269,14 @@ asio::awaitable<bool> C2sSession::takeOver(SessionPtr previous, std::function<vo
     // The previous session's state belongs to its loop: hand it over there.
     auto work = [old, self] { return handOver(*old, self); };
     const bool handedOver = co_await runOn(old->executor_, std::move(work));
-    if (!handedOver || state_ != State::Negotiating)
+    if (!handedOver)
         co_return false;
     core_.transferSession(*old, self);
+    if (state_ != State::Negotiating) {
+        // This stream failed while the session moved: the session ends here, like any other.
+        core_.endSession(*this);
+        co_return false;
+    }
     state_ = State::Bound;
     // What reached the previous session after it was handed over was forwarded here; it comes after
     // whatever onTakenOver writes (e.g. the stanzas the client has not acknowledged yet).

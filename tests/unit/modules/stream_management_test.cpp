@@ -104,6 +104,56 @@ TEST(StreamManagementTest, AFullQueueEndsTheSessionAndLosesNothing) {
     EXPECT_EQ(bodiesUntilPing(*romeo), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"}));
 }
 
+// Reliability row 31: stream management before authentication is refused; an <a/> whose h is not an
+// unsigned 32-bit number ends the stream with <undefined-condition/>.
+TEST(StreamManagementTest, AbuseIsRefused) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    auto anonymous = tlsClient(server);
+    auto failed = request(*anonymous, "<resume xmlns='urn:xmpp:sm:3' previd='x' h='0'/>");
+    ASSERT_TRUE(failed && failed->is("failed", kSm)) << (failed ? failed->toString() : "nothing");
+    EXPECT_TRUE(failed->findChild("not-authorized", kStanzaErrorsNs));
+
+    for (const std::string h : {"-1", "4294967296", "", "1e3"}) {
+        SCOPED_TRACE("h='" + h + "'");
+        auto romeo = loggedIn(server, "romeo", "secret", "orchard");
+        romeo->send("<enable xmlns='urn:xmpp:sm:3'/>");
+        auto enabled = romeo->receive();
+        ASSERT_TRUE(enabled && enabled->is("enabled", kSm));
+        romeo->send("<a xmlns='urn:xmpp:sm:3' h='" + h + "'/>");
+        EXPECT_EQ(romeo->streamErrorCondition(), "undefined-condition");
+        EXPECT_TRUE(romeo->waitForClose());
+    }
+}
+
+// XEP-0198 §5 'max' and 'location', and resumption turned off by the configuration.
+TEST(StreamManagementTest, OptionsShapeEnabled) {
+    TestServer server([](server::ServerConfig& config) {
+        setOption(config, "stream_management", "resume_timeout", "120");
+        setOption(config, "stream_management", "location", "[2001:db8::1]:5222");
+    });
+    server.addAccount("romeo", "localhost", "secret");
+    auto romeo = loggedIn(server, "romeo", "secret", "orchard");
+    auto enabled = request(*romeo, "<enable xmlns='urn:xmpp:sm:3' resume='true' max='600'/>");
+    ASSERT_TRUE(enabled && enabled->is("enabled", kSm));
+    EXPECT_EQ(enabled->attr("max"), "120");  // the client may ask for less, never for more
+    EXPECT_EQ(enabled->attr("location"), "[2001:db8::1]:5222");
+    EXPECT_EQ(enabled->attr("id").size(), 32u);
+
+    TestServer noResume(
+        [](server::ServerConfig& config) { setOption(config, "stream_management", "resume", "false"); });
+    noResume.addAccount("romeo", "localhost", "secret");
+    auto client = loggedIn(noResume, "romeo", "secret", "orchard");
+    enabled = request(*client, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>");
+    ASSERT_TRUE(enabled && enabled->is("enabled", kSm));
+    EXPECT_FALSE(enabled->hasAttr("id"));
+    EXPECT_FALSE(enabled->hasAttr("resume"));
+    // Without resumption a lost connection ends the session at once.
+    client.reset();
+    EXPECT_TRUE(noResume.waitFor(
+        [&] { return !noResume.server().core().sessions().find(*Jid::parse("romeo@localhost/orchard")); }));
+}
+
 // The client is cut off after reading `read` of the `sentBefore` messages sent before the cut, having
 // acknowledged `acked` of them; the rest of the `total` messages are sent while it is away. Then it
 // either resumes (it reports h = read, XEP-0198 §5) or stays away past the timeout.
