@@ -570,7 +570,10 @@ async def run(server):
             await client.leave()
 
 
-def main():
+def main(run_scenario=None):
+    """Runs `run_scenario(server)` (this file's scenario by default) against a fresh parleyd, with the
+    watchdog; prints the checks and returns the exit code. Other interop scripts reuse it."""
+    run_scenario = run_scenario or run
     logging.basicConfig(level=logging.DEBUG if os.environ.get("PARLEY_INTEROP_DEBUG") else logging.ERROR)
     began = time.monotonic()
     server = Parleyd(sys.argv[1]).start()
@@ -589,7 +592,7 @@ def main():
     timer.start()
     loop = asyncio.get_event_loop()
     try:
-        loop.run_until_complete(run(server))
+        loop.run_until_complete(run_scenario(server))
         # slixmpp leaves a filter task per client behind; end them quietly.
         pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         for task in pending:

@@ -16,15 +16,9 @@ TCP connection is cut, against a real parleyd.
 usage: slixmpp_sm.py PATH_TO_PARLEYD
 """
 import asyncio
-import faulthandler
-import logging
-import os
 import sys
-import threading
-import time
 
 import slixmpp_im as im
-from parleyd_process import Parleyd
 
 ALICE_FULL = im.ALICE_FULL
 BOB_FULL = im.BOB_FULL
@@ -144,40 +138,5 @@ async def run(server):
         im.check("scenario finished in time", False, f"within {im.SCENARIO} s", "timeout")
 
 
-def main():
-    logging.basicConfig(level=logging.DEBUG if os.environ.get("PARLEY_INTEROP_DEBUG") else logging.ERROR)
-    began = time.monotonic()
-    server = Parleyd(sys.argv[1]).start()
-
-    def watchdog():
-        print(f"FAIL  watchdog: the test did not end within {im.WATCHDOG} s; stacks follow", flush=True)
-        faulthandler.dump_traceback(all_threads=True)
-        if server.process and server.process.poll() is None:
-            server.process.kill()
-        server.dump_log()
-        sys.stdout.flush()
-        os._exit(3)
-
-    timer = threading.Timer(im.WATCHDOG, watchdog)
-    timer.daemon = True
-    timer.start()
-    loop = asyncio.get_event_loop()
-    try:
-        loop.run_until_complete(run(server))
-        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    finally:
-        code = server.stop()
-        timer.cancel()
-    im.check("parleyd exits cleanly on SIGTERM", code == 0, "exit code 0", f"exit code {code}")
-    if not all(ok for _, ok in im.results):
-        server.dump_log()
-    failed = sum(1 for _, ok in im.results if not ok)
-    print(f"\n{len(im.results) - failed} passed, {failed} failed in {time.monotonic() - began:.1f} s")
-    return 1 if failed or not im.results else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(im.main(run))

@@ -9,6 +9,22 @@
 
 namespace parley::server {
 
+namespace {
+
+// Inserts `entry` (a hook or filter with `priority` and `id`) highest priority first, among equals in
+// registration order; the handle erases it again.
+template <class Entry>
+Registration insertByPriority(std::vector<Entry>& list, Entry entry) {
+    const std::uint64_t id = entry.id;
+    auto position = std::find_if(list.begin(), list.end(),
+                                 [&](const Entry& other) { return other.priority < entry.priority; });
+    list.insert(position, std::move(entry));
+    return Registration(
+        [&list, id] { std::erase_if(list, [id](const Entry& other) { return other.id == id; }); });
+}
+
+}  // namespace
+
 // The ModuleContext one module sees. Each registration returns a handle that erases the entry again.
 class ModuleHost::Context final : public ModuleContext {
   public:
@@ -62,15 +78,8 @@ class ModuleHost::Context final : public ModuleContext {
 
     Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
                           StanzaHook hook) override {
-        auto& list = host_.stanzaHooks_[hookIndex(point, kind)];
-        const std::uint64_t id = ++host_.nextHookId_;
-        // Highest priority first; among equals, registration order.
-        auto position = std::find_if(list.begin(), list.end(),
-                                     [&](const StanzaHookEntry& entry) { return entry.priority < priority; });
-        list.insert(position, StanzaHookEntry{priority, id, std::move(hook)});
-        return Registration([&list, id] {
-            std::erase_if(list, [id](const StanzaHookEntry& entry) { return entry.id == id; });
-        });
+        return insertByPriority(host_.stanzaHooks_[hookIndex(point, kind)],
+                                StanzaHookEntry{priority, ++host_.nextHookId_, std::move(hook)});
     }
 
     Registration onSessionBound(SessionHook hook) override {
@@ -93,16 +102,8 @@ class ModuleHost::Context final : public ModuleContext {
     }
 
     Registration onStanzaOut(int priority, StanzaFilter filter) override {
-        auto& list = host_.stanzaFilters_;
-        const std::uint64_t id = ++host_.nextHookId_;
-        // Highest priority first; among equals, registration order (as stanza hooks).
-        auto position = std::find_if(list.begin(), list.end(), [&](const StanzaFilterEntry& entry) {
-            return entry.priority < priority;
-        });
-        list.insert(position, StanzaFilterEntry{priority, id, std::move(filter)});
-        return Registration([&list, id] {
-            std::erase_if(list, [id](const StanzaFilterEntry& entry) { return entry.id == id; });
-        });
+        return insertByPriority(host_.stanzaFilters_,
+                                StanzaFilterEntry{priority, ++host_.nextHookId_, std::move(filter)});
     }
 
     Registration onStanzaHandled(SessionHook hook) override {
