@@ -154,6 +154,32 @@ TEST(StreamManagementTest, OptionsShapeEnabled) {
         [&] { return !noResume.server().core().sessions().find(*Jid::parse("romeo@localhost/orchard")); }));
 }
 
+// XEP-0198 §5 on a mobile network: the client resumes on a new connection before the server noticed that
+// the old one died. The old connection is cut, and the session goes on with nothing lost or repeated.
+TEST(StreamManagementTest, ResumingWhileTheOldConnectionStillLooksAliveCutsIt) {
+    TestServer server;
+    server.addAccount("romeo", "localhost", "secret");
+    server.addAccount("juliet", "localhost", "secret");
+    auto juliet = loggedIn(server, "juliet", "secret", "balcony");
+    auto old = loggedIn(server, "romeo", "secret", "orchard");
+    const std::string id = enableResumption(*old);
+    juliet->send(chat("romeo@localhost/orchard", "one") + chat("romeo@localhost/orchard", "two"));
+    auto first = old->receive();
+    ASSERT_TRUE(first && first->name() == "message");
+
+    auto client = tlsClient(server);
+    ASSERT_EQ(client->authenticate("romeo", "secret"), "success");
+    auto resumed = request(*client, "<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='1'/>");
+    ASSERT_TRUE(resumed && resumed->is("resumed", kSm)) << (resumed ? resumed->toString() : "nothing");
+    EXPECT_EQ(resumed->attr("h"), "0");
+    EXPECT_EQ(bodiesUntilPing(*client), (std::vector<std::string>{"two"}));
+    EXPECT_TRUE(old->waitForClose()) << "the old connection was not cut";
+
+    juliet->send(chat("romeo@localhost/orchard", "three"));
+    EXPECT_EQ(bodiesUntilPing(*client), (std::vector<std::string>{"three"}));
+    EXPECT_EQ(server.server().core().sessions().resourceCount(*Jid::parse("romeo@localhost")), 1u);
+}
+
 // The client is cut off after reading `read` of the `sentBefore` messages sent before the cut, having
 // acknowledged `acked` of them; the rest of the `total` messages are sent while it is away. Then it
 // either resumes (it reports h = read, XEP-0198 §5) or stays away past the timeout.
