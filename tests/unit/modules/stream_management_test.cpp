@@ -176,6 +176,7 @@ TEST(StreamManagementTest, ResumingWhileTheOldConnectionStillLooksAliveCutsIt) {
     EXPECT_TRUE(old->waitForClose()) << "the old connection was not cut";
 
     juliet->send(chat("romeo@localhost/orchard", "three"));
+    EXPECT_TRUE(bodiesUntilPing(*juliet).empty());  // routed (and queued for Romeo) before Romeo's ping
     EXPECT_EQ(bodiesUntilPing(*client), (std::vector<std::string>{"three"}));
     EXPECT_EQ(server.server().core().sessions().resourceCount(*Jid::parse("romeo@localhost")), 1u);
 }
