@@ -70,6 +70,10 @@ class StreamManagementModule final : public Module {
             maxUnacked_ = kDefaultMaxUnacked;
         }
         const std::string resume = context.option("resume", "true");
+        if (resume != "true" && resume != "false") {
+            context.log().error("modules.stream_management.resume: \"" + resume +
+                                "\" is neither true nor false. Using true");
+        }
         allowResume_ = resume != "false" && resumeTimeout_ > 0;
         location_ = context.option("location", "");
         slot_ = context.allocateSessionSlot();
