@@ -195,7 +195,7 @@ struct Cut {
 TEST(StreamManagementTest, CutsAtRandomPointsLoseNothingAndDuplicateNothing) {
     TestServer server;
     std::mt19937 random(198);  // seeded: a failure names its iteration, and reruns the same cut
-    for (int iteration = 0; iteration < 12; ++iteration) {
+    for (int iteration = 0; iteration < 24; ++iteration) {
         Cut cut;
         cut.total = 6;
         cut.sentBefore = std::uniform_int_distribution<int>(0, cut.total)(random);
