@@ -15,4 +15,6 @@ set(PARLEY_MODULES
   last
   pep
   mam
+  csi
+  stream_management
 )

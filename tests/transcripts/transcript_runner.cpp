@@ -19,9 +19,16 @@
 //   Romeo receives nothing              nothing is pending (checked with a ping round trip)
 //   Romeo receives stream error: invalid-from
 //   Romeo disconnects                   </stream:stream>, then the server closes
-//   Romeo drops                         the TCP connection is cut without a closing tag
+//   Romeo drops                         the TCP connection is cut without a closing tag (the step
+//                                       ends once the server noticed: the session ended or detached)
+//   Romeo authenticates                 a new connection: STARTTLS and SCRAM-SHA-256, no bind
+//   Clock advances 301 s                moves the server's FakeClock and runs the timeout checks
+//
+// In expected XML, an attribute value ${Name} that is not defined yet matches anything and defines
+// ${Name} as the value received (e.g. a stream-management id, used again in a later step).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -102,6 +109,14 @@ Transcript parseTranscript(const std::filesystem::path& file) {
                 transcript.title = trim(text.substr(1));
             continue;
         }
+        if (text.starts_with("Clock advances ")) {
+            Step step;
+            step.action = "clock";
+            step.body = trim(text.substr(15));
+            step.line = number;
+            transcript.steps.push_back(std::move(step));
+            continue;
+        }
         if (text.starts_with("[Client]")) {
             currentClient = trim(text.substr(8));
             transcript.clients[currentClient];
@@ -133,6 +148,8 @@ Transcript parseTranscript(const std::filesystem::path& file) {
             step.action = "disconnects";
         else if (rest == "drops")
             step.action = "drops";
+        else if (rest == "authenticates")
+            step.action = "authenticates";
         else
             throw std::runtime_error(file.string() + ":" + std::to_string(number) + ": unknown action '" +
                                      rest + "'");
@@ -199,7 +216,38 @@ class TranscriptRun {
         return element;
     }
 
+    // The pattern with every attribute value that is a still undefined ${...} name made {any}.
+    static xml::Element withUndefinedAsAny(xml::Element element) {
+        std::vector<xml::Attribute> attributes = element.attributes();
+        for (xml::Attribute& attribute : attributes) {
+            if (attribute.value.starts_with("${") && attribute.value.ends_with("}"))
+                attribute.value = "{any}";
+        }
+        element.setAttributes(std::move(attributes));
+        for (xml::Node& node : element.nodes()) {
+            if (!node.isText())
+                node.element() = withUndefinedAsAny(std::move(node.element()));
+        }
+        return element;
+    }
+
+    // Defines the ${...} names that `pattern` uses as attribute values from `received`, which matched it.
+    void capture(const xml::Element& pattern, const xml::Element& received) {
+        for (const xml::Attribute& attribute : pattern.attributes()) {
+            if (attribute.value.starts_with("${") && attribute.value.ends_with("}"))
+                variables_[attribute.value] = std::string(received.attr(attribute.name));
+        }
+        const auto patternChildren = pattern.children();
+        const auto receivedChildren = received.children();
+        for (std::size_t i = 0; i < patternChildren.size() && i < receivedChildren.size(); ++i)
+            capture(*patternChildren[i], *receivedChildren[i]);
+    }
+
     void execute(const Step& step) {
+        if (step.action == "clock") {
+            server_.advanceClock(std::chrono::seconds(std::stoi(step.body)));
+            return;
+        }
         const ClientSpec& spec = transcript_.clients.at(step.client);
         auto jid = *Jid::parse(spec.jid);
         if (step.action == "connects" || step.action == "logs-in") {
@@ -225,6 +273,18 @@ class TranscriptRun {
             clients_[step.client] = std::move(client);
             return;
         }
+        if (step.action == "authenticates") {
+            auto client = std::make_unique<TestClient>(server_.requiredTlsPort());
+            auto features = client->openStream(std::string(jid.domain()));
+            ASSERT_TRUE(features) << step.client << " got no stream features";
+            ASSERT_TRUE(client->startTls(std::string(jid.domain())));
+            ASSERT_EQ(client->authenticate(std::string(jid.local()), spec.password, "SCRAM-SHA-256",
+                                           std::string(jid.domain())),
+                      "success")
+                << step.client << " could not authenticate";
+            clients_[step.client] = std::move(client);
+            return;
+        }
         TestClient& client = *clients_.at(step.client);
         if (step.action == "sends") {
             client.send(interpolate(step.body));
@@ -235,7 +295,9 @@ class TranscriptRun {
             for (const xml::Element* pattern : wrapper.element->children()) {
                 // Substituted one element at a time, so that a value captured by one is known in the next.
                 const xml::Element substituted = interpolate(*pattern);
-                const xml::Element* expected = &substituted;
+                // Names still undefined match anything; capture() defines them from what was received.
+                const xml::Element matchable = withUndefinedAsAny(substituted);
+                const xml::Element* expected = &matchable;
                 auto received = client.receive();
                 ASSERT_TRUE(received)
                     << step.client << " received nothing, expected " << expected->toString("jabber:client");
@@ -246,6 +308,7 @@ class TranscriptRun {
                     << "\n  received: " << received->toString("jabber:client");
                 for (const auto& [name, value] : captures)
                     variables_["${" + name + "}"] = value;
+                capture(substituted, *received);
             }
         } else if (step.action == "nothing") {
             const std::string id = "transcript-nothing-" + std::to_string(step.line);
@@ -264,6 +327,13 @@ class TranscriptRun {
             clients_.erase(step.client);
         } else if (step.action == "drops") {
             clients_.erase(step.client);  // the destructor closes the socket
+            // Later steps (a clock advance, a resumption) need the server to have noticed.
+            auto& sessions = server_.server().core().sessions();
+            EXPECT_TRUE(server_.waitFor([&] {
+                auto session = sessions.find(jid);
+                return !session || session->isDetached();
+            })) << "the server did not notice that "
+                << step.client << " dropped";
         }
     }
 

@@ -103,12 +103,12 @@ std::string ConfigError::toString() const {
 
 std::vector<std::string> defaultModules() {
     return {"disco",   "ping",     "version", "time",    "register", "roster",
-            "offline", "blocking", "vcard",   "private", "last",     "carbons", "pep", "mam"};
+            "offline", "blocking", "vcard",   "private", "last",     "carbons", "pep", "mam", "csi", "stream_management"};
 }
 
 std::vector<std::string> knownModules() {
     return {"disco",   "ping",     "version", "time",    "register", "roster",
-            "offline", "blocking", "vcard",   "private", "last",     "carbons", "pep", "mam"};
+            "offline", "blocking", "vcard",   "private", "last",     "carbons", "pep", "mam", "csi", "stream_management"};
 }
 
 ServerConfig developmentConfig() {

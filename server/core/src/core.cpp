@@ -30,4 +30,13 @@ void ServerCore::endSession(Session& session) {
     modules_.fireSessionEnded(session);
 }
 
+bool ServerCore::transferSession(Session& previous, const SessionPtr& heir) {
+    if (previous.ended_.exchange(true))
+        return false;
+    if (!sessions_.replace(previous, heir)) {
+        sessions_.bind(heir, 0);  // not in the registry (cannot happen while it was not ended): bind anew
+    }
+    return true;
+}
+
 }  // namespace parley::server

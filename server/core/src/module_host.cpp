@@ -9,6 +9,22 @@
 
 namespace parley::server {
 
+namespace {
+
+// Inserts `entry` (a hook or filter with `priority` and `id`) highest priority first, among equals in
+// registration order; the handle erases it again.
+template <class Entry>
+Registration insertByPriority(std::vector<Entry>& list, Entry entry) {
+    const std::uint64_t id = entry.id;
+    auto position = std::find_if(list.begin(), list.end(),
+                                 [&](const Entry& other) { return other.priority < entry.priority; });
+    list.insert(position, std::move(entry));
+    return Registration(
+        [&list, id] { std::erase_if(list, [id](const Entry& other) { return other.id == id; }); });
+}
+
+}  // namespace
+
 // The ModuleContext one module sees. Each registration returns a handle that erases the entry again.
 class ModuleHost::Context final : public ModuleContext {
   public:
@@ -72,15 +88,8 @@ class ModuleHost::Context final : public ModuleContext {
 
     Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
                           StanzaHook hook) override {
-        auto& list = host_.stanzaHooks_[hookIndex(point, kind)];
-        const std::uint64_t id = ++host_.nextHookId_;
-        // Highest priority first; among equals, registration order.
-        auto position = std::find_if(list.begin(), list.end(),
-                                     [&](const StanzaHookEntry& entry) { return entry.priority < priority; });
-        list.insert(position, StanzaHookEntry{priority, id, std::move(hook)});
-        return Registration([&list, id] {
-            std::erase_if(list, [id](const StanzaHookEntry& entry) { return entry.id == id; });
-        });
+        return insertByPriority(host_.stanzaHooks_[hookIndex(point, kind)],
+                                StanzaHookEntry{priority, ++host_.nextHookId_, std::move(hook)});
     }
 
     Registration onSessionBound(SessionHook hook) override {
@@ -91,6 +100,24 @@ class ModuleHost::Context final : public ModuleContext {
 
     Registration onSessionEnded(SessionHook hook) override {
         auto& list = host_.sessionEndedHooks_;
+        auto it = list.insert(list.end(), std::move(hook));
+        return Registration([&list, it] { list.erase(it); });
+    }
+
+    Registration onStreamElement(StreamElementStage stage, std::string ns,
+                                 StreamElementHandler handler) override {
+        auto key = std::make_pair(stage, std::move(ns));
+        host_.streamElements_[key] = std::move(handler);
+        return Registration([&table = host_.streamElements_, key] { table.erase(key); });
+    }
+
+    Registration onStanzaOut(int priority, StanzaFilter filter) override {
+        return insertByPriority(host_.stanzaFilters_,
+                                StanzaFilterEntry{priority, ++host_.nextHookId_, std::move(filter)});
+    }
+
+    Registration onStanzaHandled(SessionHook hook) override {
+        auto& list = host_.stanzaHandledHooks_;
         auto it = list.insert(list.end(), std::move(hook));
         return Registration([&list, it] { list.erase(it); });
     }
@@ -121,6 +148,9 @@ class ModuleHost::Context final : public ModuleContext {
 
     asio::awaitable<void> route(xmpp::StanzaPtr stanza) override {
         co_await host_.core_.router().routeAsync(std::move(stanza));
+    }
+    asio::awaitable<void> redeliver(xmpp::StanzaPtr stanza) override {
+        co_await host_.core_.router().redeliverAsync(std::move(stanza));
     }
 
     asio::awaitable<IqAnswer> sendIq(xmpp::Stanza request, std::chrono::seconds timeout) override {
@@ -259,6 +289,17 @@ void ModuleHost::fireSessionBound(Session& session) const {
 void ModuleHost::fireSessionEnded(Session& session) const {
     for (const auto& hook : sessionEndedHooks_)
         hook(session);
+}
+
+void ModuleHost::fireStanzaHandled(Session& session) const {
+    for (const auto& hook : stanzaHandledHooks_)
+        hook(session);
+}
+
+const StreamElementHandler* ModuleHost::findStreamElement(StreamElementStage stage,
+                                                          std::string_view ns) const {
+    auto it = streamElements_.find(std::make_pair(stage, std::string(ns)));
+    return it == streamElements_.end() ? nullptr : &it->second;
 }
 
 std::vector<std::string> ModuleHost::startedModules() const {

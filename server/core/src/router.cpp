@@ -44,6 +44,14 @@ asio::awaitable<void> Router::routeAsync(StanzaPtr stanza) {
     co_await routeStanza(routed);
 }
 
+asio::awaitable<void> Router::redeliverAsync(StanzaPtr stanza) {
+    if (!stanza->from())
+        co_return;
+    RoutedStanza routed{std::move(stanza)};
+    routed.redelivery = true;
+    co_await routeStanza(routed);
+}
+
 asio::awaitable<void> Router::routeFromClient(Session& session, StanzaPtr stanza, bool wasAvailable) {
     RoutedStanza routed{std::move(stanza), &session, wasAvailable};
     co_await routeStanza(routed);
@@ -66,7 +74,8 @@ asio::awaitable<void> Router::routeStanza(RoutedStanza& routed) {
     const xmpp::StanzaKind kind = routed.stanza->kind();
     {
         const Jid& from = *routed.stanza->from();
-        if (from.hasLocal() && hasHooks(StanzaHookPoint::Outbound, kind) && core_.host(from.domain())) {
+        if (!routed.redelivery && from.hasLocal() && hasHooks(StanzaHookPoint::Outbound, kind) &&
+            core_.host(from.domain())) {
             const HookVerdict verdict = co_await runHooks(StanzaHookPoint::Outbound, routed);
             if (verdict == HookVerdict::Handled)
                 co_return;
@@ -93,7 +102,7 @@ asio::awaitable<void> Router::routeStanza(RoutedStanza& routed) {
         co_await routeToServer(stanza);
         co_return;
     }
-    if (hasHooks(StanzaHookPoint::Inbound, kind)) {
+    if (!routed.redelivery && hasHooks(StanzaHookPoint::Inbound, kind)) {
         const HookVerdict verdict = co_await runHooks(StanzaHookPoint::Inbound, routed);
         if (verdict == HookVerdict::Handled)
             co_return;

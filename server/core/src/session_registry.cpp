@@ -50,6 +50,23 @@ void SessionRegistry::unbind(const Session& session) {
         shard.byBare.erase(it);
 }
 
+bool SessionRegistry::replace(const Session& previous, const SessionPtr& heir) {
+    if (!previous.isBound())
+        return false;
+    Shard& shard = shardFor(previous.jid().bareView());
+    std::unique_lock lock(shard.mutex);
+    auto it = shard.byBare.find(previous.jid().bareView());
+    if (it == shard.byBare.end())
+        return false;
+    for (SessionPtr& s : it->second) {
+        if (s.get() == &previous) {
+            s = heir;
+            return true;
+        }
+    }
+    return false;
+}
+
 SessionPtr SessionRegistry::find(const Jid& fullJid) const {
     const std::string_view bare = fullJid.bareView();
     Shard& shard = shardFor(bare);

@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "parley/modules/datetime.h"
+#include "parley/modules/delay.h"
 #include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
 #include "parley/modules/worth_keeping.h"
@@ -27,7 +27,6 @@ namespace parley::server::modules {
 namespace {
 
 constexpr std::string_view kMsgOffline = "msgoffline";  // XEP-0160 §4 disco feature
-constexpr std::string_view kDelay = "urn:xmpp:delay";   // XEP-0203
 constexpr std::size_t kDefaultMaxMessages = 1000;
 constexpr std::size_t kRemovalBatch = 32;  // stored messages removed per confirmed write
 
@@ -139,11 +138,7 @@ class OfflineModule final : public Module {
 
         xml::Element stored = message;
         // XEP-0203 §3 (XEP-0160 §2): who delayed it and since when.
-        xml::Element& delay = stored.append("delay", std::string(kDelay));
-        delay.setAttr("from", host);
-        // XEP-0203 §3: the stamp is an XEP-0082 DateTime in UTC.
-        delay.setAttr("stamp", utcStamp(context_->clock().unixSeconds()));
-        delay.appendText("Offline Storage");
+        appendDelay(stored, host, context_->clock().unixSeconds(), "Offline Storage");
         storage::OfflineMessage offline;
         offline.storedAt = context_->clock().unixSeconds() * 1000;
         offline.xml = stored.toString();

@@ -128,14 +128,14 @@ asio::awaitable<void> C2sSession::run() {
         }
         tls_ = true;
     }
-    while (state_ != State::Closed) {
-        while (state_ != State::Closed && !closeWhenFlushed_) {
+    while (!ended()) {
+        while (!ended() && !closeWhenFlushed_) {
             auto event = parser_.next();
             if (!event)
                 break;
             co_await handleEvent(std::move(*event));
         }
-        if (state_ == State::Closed)
+        if (ended())
             break;
         if (!flush())
             break;
@@ -197,8 +197,18 @@ asio::awaitable<bool> C2sSession::readAvailable() {
 }
 
 void C2sSession::finish() {
+    if (state_ == State::Detached || state_ == State::TakenOver) {
+        connection_.close();
+        return;
+    }
     if (state_ == State::Closed && !connection_.isOpen())
         return;
+    // The connection is lost without a closing tag (or the peer stopped reading): a session that
+    // asked for it stays bound for a while, waiting for the client to take it over (XEP-0198 §5).
+    if (state_ == State::Bound && (!closeWhenFlushed_ || writeStalled_) && detachTimeout().count() > 0) {
+        detach();
+        return;
+    }
     state_ = State::Closed;
     if (isBound())
         core_.endSession(*this);
@@ -207,6 +217,135 @@ void C2sSession::finish() {
     out_.clear();
     mechanism_.reset();
     notifyWriteWaiters(true);
+}
+
+void C2sSession::detach() {
+    connection_.close();
+    state_ = State::Detached;
+    setDetached(true);
+    detachedAt_ = core_.clock().now();
+    closeWhenFlushed_ = false;
+    // Bytes not yet written belong to stanzas the filters already saw; stanzas still queued go to the
+    // filters now, as everything delivered while detached does.
+    out_.clear();
+    // Nothing more is written by this connection (a resumed stream resends what the client did not
+    // acknowledge; the session's end routes it again): whoever waits for a write keeps its copy.
+    notifyWriteWaiters(true);
+    std::vector<xmpp::StanzaPtr> pending = std::move(queue_);
+    queue_.clear();
+    for (const xmpp::StanzaPtr& stanza : pending)
+        filterOut(stanza);
+    c2sLog().info(jid().str() + " lost its connection (" + describe() + "); the session waits " +
+                  std::to_string(detachTimeout().count()) + " s to be resumed");
+}
+
+void C2sSession::endDetached() {
+    state_ = State::Closed;
+    setDetached(false);
+    core_.endSession(*this);
+}
+
+bool C2sSession::handOver(C2sSession& previous, const std::shared_ptr<C2sSession>& heir) {
+    if (!previous.isBound() || previous.jid().local() != heir->username_ ||
+        previous.jid().domain() != heir->host_) {
+        return false;  // never another account's session
+    }
+    if (previous.state_ == State::Bound && !previous.closeWhenFlushed_ &&
+        previous.detachTimeout().count() > 0) {
+        // The client is back before we noticed that its old connection died (a mobile network
+        // switch): cut the old connection now, as its loss would have.
+        previous.detach();
+    }
+    if (previous.state_ != State::Detached)
+        return false;
+    previous.state_ = State::TakenOver;
+    previous.setDetached(false);
+    previous.successor_ = heir;
+    heir->adoptFrom(previous);
+    return true;
+}
+
+asio::awaitable<bool> C2sSession::takeOver(SessionPtr previous, std::function<void(Session&)> onTakenOver) {
+    auto old = std::dynamic_pointer_cast<C2sSession>(previous);
+    if (!old || old.get() == this || !authenticated_ || isBound() || state_ != State::Negotiating)
+        co_return false;
+    auto self = std::static_pointer_cast<C2sSession>(shared_from_this());
+    // The previous session's state belongs to its loop: hand it over there.
+    auto work = [old, self] { return handOver(*old, self); };
+    const bool handedOver = co_await runOn(old->executor_, std::move(work));
+    if (!handedOver)
+        co_return false;
+    core_.transferSession(*old, self);
+    if (state_ != State::Negotiating) {
+        // This stream failed while the session moved: the session ends here, like any other.
+        core_.endSession(*this);
+        co_return false;
+    }
+    state_ = State::Bound;
+    // What reached the previous session after it was handed over was forwarded here; it comes after
+    // whatever onTakenOver writes (e.g. the stanzas the client has not acknowledged yet).
+    std::vector<xmpp::StanzaPtr> forwarded = std::move(queue_);
+    queue_.clear();
+    if (onTakenOver)
+        onTakenOver(*this);
+    for (xmpp::StanzaPtr& stanza : forwarded)
+        queue_.push_back(std::move(stanza));
+    c2sLog().info(jid().str() + " resumed its session on " + describe());
+    co_return true;
+}
+
+void C2sSession::sendNonza(const xml::Element& element) {
+    if (ended() || closeWhenFlushed_)
+        return;
+    writeQueued();  // after the stanzas queued before it
+    element.serializeTo(out_, "jabber:client");
+    wake();
+}
+
+void C2sSession::sendStanza(xml::Element element) {
+    if (state_ != State::Bound) {
+        sendElement(element);
+        return;
+    }
+    auto stanza = xmpp::Stanza::fromElement(std::move(element));
+    if (!stanza) {
+        sendElement(element);  // fromElement leaves it intact on failure
+        return;
+    }
+    queue_.push_back(std::make_shared<const xmpp::Stanza>(std::move(*stanza)));
+}
+
+bool C2sSession::filterOut(const xmpp::StanzaPtr& stanza, std::optional<int> below) {
+    for (const auto& entry : core_.modules().stanzaFilters()) {
+        if (below && entry.priority >= *below)
+            continue;
+        if (entry.filter(*this, stanza) == FilterVerdict::Hold)
+            return false;
+    }
+    return true;
+}
+
+void C2sSession::writeQueued() {
+    // In batches: what a filter causes to be queued meanwhile is written after the batch, in order.
+    while (!queue_.empty()) {
+        std::vector<xmpp::StanzaPtr> batch = std::move(queue_);
+        queue_.clear();
+        for (const xmpp::StanzaPtr& stanza : batch) {
+            if (filterOut(stanza))
+                stanza->serializeTo(out_, "jabber:client");
+        }
+    }
+}
+
+void C2sSession::writeHeld(std::vector<xmpp::StanzaPtr> stanzas, int filterPriority) {
+    // Also while detached or ending: lower filters (which may keep a copy) still see them.
+    const bool writable = state_ == State::Bound && !closeWhenFlushed_;
+    for (const xmpp::StanzaPtr& stanza : stanzas) {
+        if (filterOut(stanza, filterPriority) && writable)
+            stanza->serializeTo(out_, "jabber:client");
+    }
+    if (writable)
+        wake();
 }
 
 // --- output ------------------------------------------------------------------------------------
@@ -221,6 +360,15 @@ void C2sSession::deliver(xmpp::StanzaPtr stanza) {
 }
 
 void C2sSession::enqueue(xmpp::StanzaPtr stanza) {
+    if (state_ == State::TakenOver) {
+        if (auto heir = successor_.lock())
+            heir->deliver(std::move(stanza));
+        return;
+    }
+    if (state_ == State::Detached) {
+        filterOut(stanza);  // nothing is written; the filters keep what they must
+        return;
+    }
     if (state_ == State::Closed || closeWhenFlushed_)
         return;
     const auto& limits = core_.config().limits;
@@ -244,11 +392,24 @@ void C2sSession::enqueue(xmpp::StanzaPtr stanza) {
 
 void C2sSession::close(StreamError error) {
     if (executor_.running_in_this_thread()) {
-        streamError(std::move(error));
+        handleClose(std::move(error));
         return;
     }
     asio::post(executor_, [self = std::static_pointer_cast<C2sSession>(shared_from_this()),
-                           error = std::move(error)]() mutable { self->streamError(std::move(error)); });
+                           error = std::move(error)]() mutable { self->handleClose(std::move(error)); });
+}
+
+void C2sSession::handleClose(StreamError error) {
+    if (state_ == State::TakenOver) {
+        if (auto heir = successor_.lock())
+            heir->close(std::move(error));
+        return;
+    }
+    if (state_ == State::Detached) {
+        endDetached();  // no connection to tell
+        return;
+    }
+    streamError(std::move(error));
 }
 
 void C2sSession::whenWritten(std::function<void(bool written)> done) {
@@ -257,12 +418,18 @@ void C2sSession::whenWritten(std::function<void(bool written)> done) {
                                done = std::move(done)]() mutable { self->whenWritten(std::move(done)); });
         return;
     }
-    if (state_ == State::Closed) {
+    if (state_ == State::TakenOver) {
+        if (auto heir = successor_.lock()) {
+            heir->whenWritten(std::move(done));
+            return;
+        }
+    }
+    if (state_ == State::Closed || state_ == State::Detached || state_ == State::TakenOver) {
         asio::post(executor_, [done = std::move(done)] { done(false); });
         return;
     }
     // The mark is a byte count: the callback waits until every byte serialized so far is written.
-    serializeQueue();
+    writeQueued();
     writeWaiters_.emplace_back(bytesWritten_ + out_.size(), std::move(done));
     if (out_.empty())
         notifyWriteWaiters(false);
@@ -295,14 +462,8 @@ void C2sSession::wake() {
         connection_.cancel();
 }
 
-void C2sSession::serializeQueue() {
-    for (const xmpp::StanzaPtr& stanza : queue_)
-        stanza->serializeTo(out_, "jabber:client");
-    queue_.clear();
-}
-
 bool C2sSession::flush() {
-    serializeQueue();
+    writeQueued();
     std::size_t written = 0;
     while (written < out_.size()) {
         auto n = connection_.writeSome(std::span<const char>(out_.data() + written, out_.size() - written));
@@ -350,16 +511,14 @@ void C2sSession::sendHeader() {
 }
 
 void C2sSession::streamError(StreamError error) {
-    if (state_ == State::Closed || closeWhenFlushed_)
+    if (ended() || closeWhenFlushed_)
         return;
     // §4.9.1.2: an error before our header is sent still gets a header first.
     if (!headerSent_)
         sendHeader();
     c2sLog().debug("stream error " + std::string(xmpp::toString(error.condition)) + " to " + describe() +
                    (error.text.empty() ? "" : ": " + error.text));
-    for (const xmpp::StanzaPtr& stanza : queue_)
-        stanza->serializeTo(out_, "jabber:client");
-    queue_.clear();
+    writeQueued();
     out_.append(error.toXml());
     out_.append("</stream:stream>");
     closeTagSent_ = true;
@@ -373,7 +532,15 @@ void C2sSession::streamError(StreamError error) {
 }
 
 void C2sSession::checkTimeouts(Clock::TimePoint now) {
-    if (state_ == State::Closed)
+    if (state_ == State::Detached) {
+        if (now - detachedAt_ >= detachTimeout()) {
+            c2sLog().info(jid().str() + " was not resumed within " + std::to_string(detachTimeout().count()) +
+                          " s; its session ends");
+            endDetached();
+        }
+        return;
+    }
+    if (ended())
         return;
     const auto& timeouts = core_.config().timeouts;
     if (closeWhenFlushed_) {
@@ -390,6 +557,7 @@ void C2sSession::checkTimeouts(Clock::TimePoint now) {
         c2sLog().info("closing " + describe() + ": it has not read for " +
                       std::to_string(timeouts.writeStall.count()) + " s");
         closeWhenFlushed_ = true;
+        writeStalled_ = true;
         connection_.close();
         connection_.cancel();
         return;
@@ -422,9 +590,7 @@ asio::awaitable<void> C2sSession::handleEvent(xml::StreamEvent event) {
         if (!closeTagSent_) {
             if (!headerSent_)
                 sendHeader();
-            for (const xmpp::StanzaPtr& stanza : queue_)
-                stanza->serializeTo(out_, "jabber:client");
-            queue_.clear();
+            writeQueued();
             out_.append("</stream:stream>");
             closeTagSent_ = true;
         }
@@ -570,7 +736,19 @@ asio::awaitable<void> C2sSession::handleElement(xml::Element element) {
         co_return;
     }
     if (ns != ns::kClient) {
-        // §4.9.3.24: a first-level element we do not know (stream management etc. come as modules).
+        // Stream-level elements of modules (ModuleContext::onStreamElement), once TLS is done if required.
+        const StreamElementStage stage = !authenticated_          ? StreamElementStage::PreAuth
+                                         : state_ == State::Bound ? StreamElementStage::Bound
+                                                                  : StreamElementStage::PostAuth;
+        const StreamElementHandler* handler =
+            authenticated_ || tls_ || !tlsRequired ? core_.modules().findStreamElement(stage, ns) : nullptr;
+        if (handler) {
+            const StreamElementHandler run = *handler;  // not read again after a suspension point
+            StreamElementRequest request{std::move(element), *this, stage, host_, username_};
+            co_await run(std::move(request));
+            co_return;
+        }
+        // §4.9.3.24: a first-level element we do not know.
         streamError({StreamErrorCondition::UnsupportedStanzaType,
                      "Unsupported element " + element.name() + " in " + element.ns(),
                      {}});
@@ -597,6 +775,8 @@ asio::awaitable<void> C2sSession::handleElement(xml::Element element) {
         co_return;
     }
     co_await handleStanza(std::move(element));
+    if (state_ == State::Bound)
+        core_.modules().fireStanzaHandled(*this);
 }
 
 asio::awaitable<void> C2sSession::handleStartTls() {
@@ -898,7 +1078,7 @@ void C2sSession::replyError(const xml::Element& request, xmpp::StanzaErrorCondit
     if (auto to = Jid::parse(request.attr("to")))
         reply.setAttr("from", to->str());
     reply.append(xmpp::StanzaError(condition, std::move(text)).toElement());
-    sendElement(reply);
+    sendStanza(std::move(reply));
 }
 
 asio::awaitable<void> C2sSession::handleStanza(xml::Element element) {
@@ -939,7 +1119,7 @@ asio::awaitable<void> C2sSession::handleStanza(xml::Element element) {
     if (stanza->isIq() && stanza->iqType() == xmpp::IqType::Set && stanza->payload() && !stanza->to()) {
         if (stanza->payload()->is("session", ns::kSession)) {
             // RFC 3921 §3 session establishment is a no-op today (RFC 6121 §1.4).
-            sendElement(xmpp::makeIqResult(*stanza, std::nullopt).element());
+            sendStanza(xmpp::makeIqResult(*stanza, std::nullopt).element());
             co_return;
         }
         if (stanza->payload()->is("bind", ns::kBind)) {

@@ -49,6 +49,10 @@ class ServerCore {
     // Takes a bound session out of the registry and, the first time only, runs the SessionEnded hooks.
     // Call on the session's loop.
     void endSession(Session& session);
+    // `heir` took over `previous` (Session::takeOver): it replaces it in the registry, and `previous`
+    // counts as ended without running the SessionEnded hooks (the session goes on as `heir`).
+    // False if `previous` already ended.
+    bool transferSession(Session& previous, const SessionPtr& heir);
 
     // Process-unique ids for sessions and streams.
     std::uint64_t nextSessionId() noexcept { return ++sessionIds_; }

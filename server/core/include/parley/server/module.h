@@ -104,12 +104,39 @@ struct RoutedStanza {
     // Outbound broadcast presence from a client: whether the session was available before this stanza
     // (false: this is the initial presence, RFC 6121 §4.2).
     bool wasAvailable = false;
+    // The stanza went through the Outbound and Inbound hooks once already and is delivered again
+    // (ModuleContext::redeliver): only the delivery rules and the Undeliverable hooks apply.
+    bool redelivery = false;
 };
 using StanzaHook = std::function<asio::awaitable<HookVerdict>(RoutedStanza&)>;
 // The disco#items an account's bare JID lists for a requester (the account itself or another entity).
 using AccountItemsProvider =
     std::function<asio::awaitable<std::vector<xml::Element>>(Jid account, Jid requester)>;
 using SessionHook = std::function<void(Session&)>;
+
+// --- Session filters and stream elements (docs/ARCHITECTURE.md "Sessions") -------------------------
+// An outbound filter sees every stanza a client session is about to write (and, while the session is
+// detached, every stanza delivered to it), on the session's loop, highest priority first. Write lets
+// it go on (to lower filters, then the socket); Hold means the filter took it over: it keeps it and
+// may hand it back later with Session::deliver (it then passes this filter again).
+enum class FilterVerdict : std::uint8_t { Write, Hold };
+using StanzaFilter = std::function<FilterVerdict(Session&, const xmpp::StanzaPtr&)>;
+
+// Where a stream is when a top-level element that is neither a stanza nor part of the core
+// negotiation (STARTTLS, SASL, bind) arrives.
+enum class StreamElementStage : std::uint8_t {
+    PreAuth,   // not authenticated yet (and TLS done if the listener requires it)
+    PostAuth,  // authenticated, no resource bound
+    Bound,     // a resource is bound
+};
+struct StreamElementRequest {
+    xml::Element element;
+    Session& session;  // this stream's session; bound only at StreamElementStage::Bound
+    StreamElementStage stage = StreamElementStage::PreAuth;
+    std::string host;      // the served domain of the stream
+    std::string username;  // the authenticated account's localpart ("" before authentication)
+};
+using StreamElementHandler = std::function<asio::awaitable<void>(StreamElementRequest)>;
 
 // Events fired by the core where RFC 6120 says something happens (never for a XEP).
 struct AccountDeletedEvent {
@@ -141,6 +168,16 @@ class ModuleContext {
     // A bound session ended (closed, dropped, replaced); runs once, on the session's loop, after it left
     // the registry. Session::isAvailable() still says whether it had announced available presence.
     virtual Registration onSessionEnded(SessionHook hook) = 0;
+    // Top-level elements in namespace `ns` on a client stream at `stage`; the handler runs on the
+    // session's loop and the stream reads nothing else until it completes. Unclaimed elements end
+    // the stream with <unsupported-stanza-type/> (RFC 6120 §4.9.3.24).
+    virtual Registration onStreamElement(StreamElementStage stage, std::string ns,
+                                         StreamElementHandler handler) = 0;
+    // Outbound stanza filters (see StanzaFilter); higher `priority` runs first.
+    virtual Registration onStanzaOut(int priority, StanzaFilter filter) = 0;
+    // A stanza a bound client sent has been handled: routed to completion (delivered, stored or
+    // bounced) or answered with a stanza error. Runs on the session's loop, in the client's order.
+    virtual Registration onStanzaHandled(SessionHook hook) = 0;
     // A slot in every session for this module's per-session state (Session::data / setData), touched
     // only on the session's loop.
     virtual std::size_t allocateSessionSlot() = 0;
@@ -164,6 +201,11 @@ class ModuleContext {
     // keeps the order of the stanzas one coroutine routes.
     virtual void send(xmpp::Stanza stanza) = 0;
     virtual asio::awaitable<void> route(xmpp::StanzaPtr stanza) = 0;
+    // Delivers again a stanza that was routed once already (its hooks ran: it was archived, copied,
+    // checked) but whose session ended before the client had it: the delivery rules for its `to`
+    // (another resource, or the Undeliverable hooks such as offline storage), without the Outbound and
+    // Inbound hooks a second time.
+    virtual asio::awaitable<void> redeliver(xmpp::StanzaPtr stanza) = 0;
     // Sends an iq get/set from the server (`from`: a served domain or a local account's bare JID;
     // the id is chosen by the server) and completes with the answer, or IqFailure::Timeout once the
     // Clock passed `timeout` (IqTracker, docs/routing.md).

@@ -37,6 +37,15 @@ class ModuleHost {
     void fireAccountDeleted(const AccountDeletedEvent& event) const;
     void fireSessionBound(Session& session) const;
     void fireSessionEnded(Session& session) const;
+    void fireStanzaHandled(Session& session) const;
+    const StreamElementHandler* findStreamElement(StreamElementStage stage, std::string_view ns) const;
+    struct StanzaFilterEntry {
+        int priority;
+        std::uint64_t id;
+        StanzaFilter filter;
+    };
+    // The outbound filters, in the order they run.
+    const std::vector<StanzaFilterEntry>& stanzaFilters() const noexcept { return stanzaFilters_; }
 
     struct StanzaHookEntry {
         int priority;
@@ -78,6 +87,9 @@ class ModuleHost {
     std::size_t nextSessionSlot_ = 0;
     std::list<SessionHook> sessionBoundHooks_;
     std::list<SessionHook> sessionEndedHooks_;
+    std::list<SessionHook> stanzaHandledHooks_;
+    std::vector<StanzaFilterEntry> stanzaFilters_;
+    std::map<std::pair<StreamElementStage, std::string>, StreamElementHandler, std::less<>> streamElements_;
     std::map<IqKey, IqHandler, std::less<>> iqHandlers_;
     std::map<std::pair<std::string, std::string>, PreAuthIqHandler, std::less<>> preAuthIqHandlers_;
     std::list<std::pair<StreamStage, StreamFeatureProvider>> streamFeatures_;

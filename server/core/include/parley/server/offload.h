@@ -12,14 +12,16 @@
 
 namespace parley::server {
 
-template <class Work>
-auto offload(boost::asio::thread_pool& pool, Work work) {
+// runOn(executor, work): runs `work` on `executor` (say, another event loop, to touch state that
+// loop owns) and resumes the awaiting coroutine on its own executor with the result.
+template <class Executor, class Work>
+auto runOn(Executor executor, Work work) {
     using ResultType = std::invoke_result_t<Work&>;
     namespace asio = boost::asio;
     return asio::async_initiate<const asio::use_awaitable_t<>, void(ResultType)>(
-        [&pool](auto handler, Work task) {
+        [executor](auto handler, Work task) {
             auto resumeOn = asio::get_associated_executor(handler);
-            asio::post(pool, [handler = std::move(handler), task = std::move(task), resumeOn]() mutable {
+            asio::post(executor, [handler = std::move(handler), task = std::move(task), resumeOn]() mutable {
                 ResultType result = task();
                 asio::post(resumeOn, [handler = std::move(handler), result = std::move(result)]() mutable {
                     std::move(handler)(std::move(result));
@@ -27,6 +29,11 @@ auto offload(boost::asio::thread_pool& pool, Work work) {
             });
         },
         asio::use_awaitable, std::move(work));
+}
+
+template <class Work>
+auto offload(boost::asio::thread_pool& pool, Work work) {
+    return runOn(pool.get_executor(), std::move(work));
 }
 
 }  // namespace parley::server

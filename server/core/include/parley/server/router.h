@@ -22,6 +22,9 @@ class Router {
     // Routes a stanza whose `from` is already stamped (RFC 6120 §8.1.2.1) and completes once it was
     // delivered, stored, handled or bounced. One coroutine's stanzas keep their order (§10.1).
     asio::awaitable<void> routeAsync(xmpp::StanzaPtr stanza);
+    // The same for a stanza routed once already, without the Outbound and Inbound hooks
+    // (ModuleContext::redeliver).
+    asio::awaitable<void> redeliverAsync(xmpp::StanzaPtr stanza);
     // The same for a stanza a bound client sent; the client's session awaits it before it reads on.
     asio::awaitable<void> routeFromClient(Session& session, xmpp::StanzaPtr stanza, bool wasAvailable);
     // Fire and forget: routes later on the calling thread's loop (loop 0 off the loops). Any thread.

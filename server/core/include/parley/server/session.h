@@ -3,6 +3,8 @@
 // from any thread: deliver() and close() only enqueue and wake the coroutine that owns the connection
 // (docs/STYLE.md rule 6). The fields are documented in docs/ARCHITECTURE.md "Sessions".
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "parley/jid/jid.h"
+#include "parley/xml/element.h"
 #include "parley/xmpp/errors.h"
 #include "parley/xmpp/stanza.h"
 
@@ -77,6 +80,30 @@ class Session : public std::enable_shared_from_this<Session> {
     // Human-readable transport facts for logs and the admin listing ("c2s tls 127.0.0.1:5000").
     virtual std::string describe() const = 0;
 
+    // --- stream extension points (docs/ARCHITECTURE.md "Sessions") -------------------------------
+    // Writes a stream-level element that is not a stanza (a "nonza") after what is already queued.
+    // Call on the session's loop. Outbound stanza filters do not see it.
+    virtual void sendNonza(const xml::Element& element) = 0;
+    // Writes stanzas that an outbound filter of priority `filterPriority` held back (FilterVerdict::Hold),
+    // now and in this order, through the filters of lower priority only. Session's loop.
+    virtual void writeHeld(std::vector<xmpp::StanzaPtr> stanzas, int filterPriority) = 0;
+    // How long a bound session stays bound after its connection is lost without a closing tag
+    // (0, the default: it ends at once). While detached it keeps its place in the registry and its
+    // presence, and the stanzas delivered to it go through the outbound filters (which keep them);
+    // a new connection of the same account may take it over with takeOver(). Session's loop only.
+    void setDetachTimeout(std::chrono::seconds timeout) noexcept { detachTimeout_ = timeout; }
+    std::chrono::seconds detachTimeout() const noexcept { return detachTimeout_; }
+    // The connection is lost and the session waits for a new one (readable from any thread).
+    bool isDetached() const noexcept { return detached_.load(std::memory_order_acquire); }
+    // On an authenticated stream that has not bound a resource: takes over `previous`, a session of
+    // the same account (detached, or still connected: its connection is then cut). This stream gets
+    // its JID, presence, module state and place in the registry; `previous` never ends (no
+    // SessionEnded hooks) and forwards what still reaches it. `onTakenOver` runs on this session's
+    // loop right after, before anything queued for it meanwhile, so that it can write first.
+    // False (nothing changed) if `previous` already ended, was taken over, or is another account's.
+    virtual boost::asio::awaitable<bool> takeOver(std::shared_ptr<Session> previous,
+                                                  std::function<void(Session&)> onTakenOver) = 0;
+
   protected:
     // `slots`: how many module slots to make room for (ModuleHost::sessionSlotCount()).
     Session(std::uint64_t id, std::size_t slots)
@@ -85,6 +112,20 @@ class Session : public std::enable_shared_from_this<Session> {
     // Set before the session is bound (visible to others); cleared again if binding fails.
     void setJid(Jid jid) { jid_ = std::make_unique<Jid>(std::move(jid)); }
     void clearJid() { jid_.reset(); }
+    void setDetached(bool detached) noexcept { detached_.store(detached, std::memory_order_release); }
+    // Moves what others see of `previous` into this session (not yet visible to others): JID,
+    // presence, detach timeout and every module slot. Run on `previous`'s loop, which owns the slots.
+    void adoptFrom(Session& previous) {
+        if (previous.jid_)
+            jid_ = std::make_unique<Jid>(*previous.jid_);
+        setPresence(previous.isAvailable(), previous.priority());
+        setLastPresence(previous.lastPresence());
+        detachTimeout_ = previous.detachTimeout_;
+        for (std::size_t i = 0; i < slotCount_ && i < previous.slotCount_; ++i) {
+            delete data_[i].exchange(previous.data_[i].exchange(nullptr, std::memory_order_acq_rel),
+                                     std::memory_order_acq_rel);
+        }
+    }
 
   private:
     std::uint64_t id_;
@@ -94,6 +135,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::atomic<xmpp::StanzaPtr> lastPresence_;
     std::size_t slotCount_;
     std::unique_ptr<std::atomic<SessionData*>[]> data_;
+    std::chrono::seconds detachTimeout_{0};
+    std::atomic<bool> detached_{false};
 
     friend class ServerCore;
     std::atomic<bool> ended_{false};  // the SessionEnded hooks ran (ServerCore::endSession)

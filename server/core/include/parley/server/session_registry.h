@@ -25,6 +25,8 @@ class SessionRegistry {
     BindOutcome bind(const SessionPtr& session, std::size_t maxResources);
     // Removes the session if it is still the one bound under its JID.
     void unbind(const Session& session);
+    // Puts `heir` (with the same full JID) in the place of `previous`; false if `previous` is not bound.
+    bool replace(const Session& previous, const SessionPtr& heir);
 
     SessionPtr find(const Jid& fullJid) const;
     std::vector<SessionPtr> resourcesOf(const Jid& bareJid) const;

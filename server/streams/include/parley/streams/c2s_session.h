@@ -54,12 +54,26 @@ class C2sSession final : public Session {
     void close(xmpp::StreamError error) override;
     void whenWritten(std::function<void(bool written)> done) override;
     std::string describe() const override;
+    void sendNonza(const xml::Element& element) override;
+    void writeHeld(std::vector<xmpp::StanzaPtr> stanzas, int filterPriority) override;
+    asio::awaitable<bool> takeOver(SessionPtr previous, std::function<void(Session&)> onTakenOver) override;
 
     // Called by the loop's TimeoutSweeper (on the session's loop) with the current time.
     void checkTimeouts(Clock::TimePoint now);
 
   private:
-    enum class State : std::uint8_t { ExpectHeader, Negotiating, Bound, Closing, Closed };
+    // Closed and after: the coroutine stops. Detached: the connection was lost but the session stays
+    // bound (Session::setDetachTimeout); TakenOver: another stream took it over (Session::takeOver)
+    // and this object only forwards what still reaches it.
+    enum class State : std::uint8_t {
+        ExpectHeader,
+        Negotiating,
+        Bound,
+        Closing,
+        Closed,
+        Detached,
+        TakenOver
+    };
     enum class Parked : std::uint8_t { None, Reading, Writing };
 
     asio::awaitable<void> run();
@@ -84,11 +98,24 @@ class C2sSession final : public Session {
     void sendRaw(std::string_view xml) { out_.append(xml); }
     void sendElement(const xml::Element& element) { element.serializeTo(out_, "jabber:client"); }
     void sendSaslFailure(std::string_view condition, std::string_view text = {});
+    bool ended() const noexcept { return state_ >= State::Closed; }
     void streamError(xmpp::StreamError error);
+    void handleClose(xmpp::StreamError error);
     void enqueue(xmpp::StanzaPtr stanza);
+    // A stanza for the client (a reply the stream makes itself): queued like routed ones once bound,
+    // so that the outbound filters see it.
+    void sendStanza(xml::Element element);
+    // Runs the outbound filters (ModuleContext::onStanzaOut), only those of priority below `below` if
+    // given; true if the stanza is to be written.
+    bool filterOut(const xmpp::StanzaPtr& stanza, std::optional<int> below = std::nullopt);
+    // Serializes the queued stanzas that the filters let through into the output buffer.
+    void writeQueued();
+    // The connection is gone; the session stays bound for its detach timeout.
+    void detach();
+    void endDetached();
+    // On `previous`'s loop: hands `previous` over to `heir` (see Session::takeOver).
+    static bool handOver(C2sSession& previous, const std::shared_ptr<C2sSession>& heir);
     void wake();
-    // Serializes the queued stanzas into the output buffer.
-    void serializeQueue();
     // Moves queued stanzas into the output buffer and writes what the socket takes. False on error.
     bool flush();
     // Runs the whenWritten callbacks whose bytes are all written (or all of them, with false, at the end).
@@ -113,6 +140,7 @@ class C2sSession final : public Session {
     bool closeTagSent_ = false;
     bool closeWhenFlushed_ = false;
     bool preauthCounted_ = false;
+    bool writeStalled_ = false;               // the peer stopped taking our output: the connection is lost
     bool exchangeCheckedCredential_ = false;  // this SASL exchange consulted a stored credential
     std::uint8_t saslFailures_ = 0;
     std::string host_;      // the served domain of this stream, fixed by the first header
@@ -129,6 +157,8 @@ class C2sSession final : public Session {
     Clock::TimePoint lastRead_;
     Clock::TimePoint lastWriteProgress_;
     Clock::TimePoint closingSince_;
+    Clock::TimePoint detachedAt_;
+    std::weak_ptr<C2sSession> successor_;  // State::TakenOver: the session that goes on
 };
 
 }  // namespace parley::server
