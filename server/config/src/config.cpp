@@ -102,13 +102,13 @@ std::string ConfigError::toString() const {
 }
 
 std::vector<std::string> defaultModules() {
-    return {"disco",   "ping",     "version", "time",    "register", "roster",
-            "offline", "blocking", "vcard",   "private", "last",     "carbons", "pep", "mam", "csi", "stream_management"};
+    return {"disco", "ping",    "version", "time",    "register", "roster", "offline", "blocking",
+            "vcard", "private", "last",    "carbons", "pep",      "mam",    "csi",     "stream_management"};
 }
 
 std::vector<std::string> knownModules() {
-    return {"disco",   "ping",     "version", "time",    "register", "roster",
-            "offline", "blocking", "vcard",   "private", "last",     "carbons", "pep", "mam", "csi", "stream_management"};
+    // Every module compiled in is also on by default, for now.
+    return defaultModules();
 }
 
 ServerConfig developmentConfig() {

@@ -269,7 +269,8 @@ TEST(ConfigDefaults, DevelopmentConfig) {
 TEST(ConfigDefaults, ModuleLists) {
     EXPECT_EQ(defaultModules(),
               (std::vector<std::string>{"disco", "ping", "version", "time", "register", "roster", "offline",
-                                        "blocking", "vcard", "private", "last", "carbons", "pep", "mam", "csi", "stream_management"}));
+                                        "blocking", "vcard", "private", "last", "carbons", "pep", "mam",
+                                        "csi", "stream_management"}));
     for (const std::string& name : defaultModules()) {
         auto known = knownModules();
         EXPECT_NE(std::find(known.begin(), known.end(), name), known.end()) << name;
