@@ -257,6 +257,10 @@ class PepModule final : public Module {
         registrations_.push_back(
             context.onStanza(StanzaHookPoint::Outbound, xmpp::StanzaKind::Presence, -50,
                              [this](RoutedStanza& routed) { return onOutboundPresence(routed); }));
+        // A contact's subscription approved: the last items, above the roster module's handling (0).
+        registrations_.push_back(
+            context.onStanza(StanzaHookPoint::Inbound, xmpp::StanzaKind::Presence, 10,
+                             [this](RoutedStanza& routed) { return onInboundPresence(routed); }));
         registrations_.push_back(
             context.onSessionEnded([this](Session& session) { caps_.forget(session.jid().str()); }));
         // Above the private module's handler (an iq handler runs after every hook): XEP-0049 requests
@@ -1175,37 +1179,70 @@ class PepModule final : public Module {
                     owners.push_back(std::move(*contact));
             }
         }
-        for (const Jid& owner : owners) {
-            const std::string ownerHost(owner.domain());
-            const std::string ownerUser(owner.local());
-            auto nodes = co_await context_->storage().pep().listNodes(ownerHost, ownerUser);
-            if (!nodes) {
-                logFailure("list the nodes", owner, nodes.error());
+        for (const Jid& owner : owners)
+            co_await sendLastItemsOf(owner, jid, /*onSubscription=*/false);
+    }
+
+    // XEP-0060 send_last_published_item on_sub (XEP-0163 §4.3.4): an account's approval reaches the
+    // contact. The owner's side of the roster already says `from` (the roster module records it before
+    // it routes the approval on), so the access check lets the contact's online resources have the last
+    // items they want; they get them before the roster module (priority 0) handles the approval.
+    asio::awaitable<HookVerdict> onInboundPresence(RoutedStanza& routed) {
+        const xmpp::Stanza& presence = *routed.stanza;
+        if (presence.type() != "subscribed" || !presence.to())
+            co_return HookVerdict::Continue;
+        const Jid owner = presence.from()->bare();
+        const Jid contact = presence.to()->bare();
+        if (owner.hasLocal() && context_->config().findHost(owner.domain()))
+            co_await sendLastItemsToContact(owner, contact);
+        co_return HookVerdict::Continue;
+    }
+
+    // After a new subscription: the last items of `owner` to each online resource of `contact`.
+    asio::awaitable<void> sendLastItemsToContact(Jid owner, Jid contact) {
+        for (const SessionPtr& session : context_->sessionsOf(contact)) {
+            if (session->isAvailable()) {
+                const Jid resource = session->jid();
+                co_await sendLastItemsOf(owner, resource, /*onSubscription=*/true);
+            }
+        }
+    }
+
+    // The newest item of each node of `owner` that the resource `jid` wants (+notify) and may see, for
+    // the nodes that send it at this moment (pubsub#send_last_published_item: on_sub, or
+    // on_sub_and_presence).
+    asio::awaitable<void> sendLastItemsOf(Jid owner, Jid jid, bool onSubscription) {
+        const Jid self = jid.bare();
+        const std::string ownerHost(owner.domain());
+        const std::string ownerUser(owner.local());
+        auto nodes = co_await context_->storage().pep().listNodes(ownerHost, ownerUser);
+        if (!nodes) {
+            logFailure("list the nodes", owner, nodes.error());
+            co_return;
+        }
+        for (const storage::PepNode& node : *nodes) {
+            const std::string& when = node.config.sendLastPublishedItem;
+            const bool now = when == "on_sub_and_presence" || (onSubscription && when == "on_sub");
+            if (!now || !caps_.wantsNotify(jid.str(), node.name))
                 continue;
-            }
-            for (const storage::PepNode& node : *nodes) {
-                if (node.config.sendLastPublishedItem != "on_sub_and_presence" ||
-                    !caps_.wantsNotify(jid.str(), node.name))
-                    continue;
-                auto access = co_await accessOf(owner, self, node.config);
-                if (!access || *access != Access::Allowed)
-                    continue;
-                auto items = co_await context_->storage().pep().items(ownerHost, ownerUser, node.name, {}, 1);
-                if (!items || items->empty())
-                    continue;
-                const PepItem& last = items->front();
-                auto payload =
-                    parseStoredXml(last.xml, context_->log(), "item " + last.id + " of node " + node.name);
-                if (!payload)
-                    continue;
-                xml::Element content("items", std::string(kPubsubEvent));
-                content.setAttr("node", node.name);
-                xml::Element& element = content.append("item", std::string(kPubsubEvent));
-                element.setAttr("id", last.id);
-                element.append(std::move(*payload));
-                xmpp::StanzaPtr message = eventMessage(owner, jid, content);
-                co_await context_->route(std::move(message));
-            }
+            auto access = co_await accessOf(owner, self, node.config);
+            if (!access || *access != Access::Allowed)
+                continue;
+            auto items = co_await context_->storage().pep().items(ownerHost, ownerUser, node.name, {}, 1);
+            if (!items || items->empty())
+                continue;
+            const PepItem& last = items->front();
+            auto payload =
+                parseStoredXml(last.xml, context_->log(), "item " + last.id + " of node " + node.name);
+            if (!payload)
+                continue;
+            xml::Element content("items", std::string(kPubsubEvent));
+            content.setAttr("node", node.name);
+            xml::Element& element = content.append("item", std::string(kPubsubEvent));
+            element.setAttr("id", last.id);
+            element.append(std::move(*payload));
+            xmpp::StanzaPtr message = eventMessage(owner, jid, content);
+            co_await context_->route(std::move(message));
         }
     }
 
