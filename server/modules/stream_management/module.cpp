@@ -43,7 +43,25 @@ struct SmState final : SessionData {
     std::uint32_t sent = 0;               // stanzas written to the client since <enabled/>, mod 2^32
     std::deque<xmpp::StanzaPtr> unacked;  // written, not acknowledged: sequence numbers up to `sent`
     std::deque<xmpp::StanzaPtr> held;     // not written: the queue was full, the session is ending
+    // Session::whenWritten callbacks, each with the `sent` count it waits for, in order: called with
+    // true once the client acknowledged that many, or once what it did not acknowledge was routed again.
+    std::deque<std::pair<std::uint32_t, std::function<void(bool)>>> receipts;
 };
+
+// Runs the receipts whose stanzas are all acknowledged (`ackedUpTo` = the client's h), or all of them.
+void settleReceipts(SmState& state, std::optional<std::uint32_t> ackedUpTo) {
+    std::vector<std::function<void(bool)>> ready;
+    while (!state.receipts.empty()) {
+        // Modulo 2^32 (§4 wrap-around): the mark is reached when h is not behind it.
+        const std::uint32_t mark = state.receipts.front().first;
+        if (ackedUpTo && static_cast<std::int32_t>(*ackedUpTo - mark) < 0)
+            break;
+        ready.push_back(std::move(state.receipts.front().second));
+        state.receipts.pop_front();
+    }
+    for (const auto& done : ready)
+        done(true);
+}
 
 // XEP-0198 §4: h is an unsigned 32-bit integer (xs:unsignedInt).
 std::optional<std::uint32_t> parseCount(std::string_view text) {
@@ -201,6 +219,16 @@ class StreamManagementModule final : public Module {
         state.id = std::move(id);
         state.handled = 0;
         state.sent = 0;
+        // Session::whenWritten now means "acknowledged" (offline storage keeps a message until then).
+        session.setWrittenKeeper([this](Session& owner, std::function<void(bool)> done) {
+            SmState* current = stateOf(owner);
+            if (!current || !current->enabled) {
+                done(false);
+                return;
+            }
+            current->receipts.emplace_back(current->sent, std::move(done));
+            settleReceipts(*current, current->sent - static_cast<std::uint32_t>(current->unacked.size()));
+        });
     }
 
     // Drops what the client acknowledged; false (after closing the stream) if h is more than we sent.
@@ -219,6 +247,7 @@ class StreamManagementModule final : public Module {
             return false;
         }
         state.unacked.erase(state.unacked.begin(), state.unacked.begin() + acked);
+        settleReceipts(state, h);
         return true;
     }
 
@@ -314,15 +343,23 @@ class StreamManagementModule final : public Module {
         state->unacked.clear();
         state->held.clear();
         state->enabled = false;
-        if (pending.empty())
+        // Whoever waits for the client to have these learns it once they were routed again (stored
+        // offline, given to another resource, or bounced): they are then no longer theirs to keep.
+        auto receipts = std::make_shared<SmState>();
+        receipts->receipts = std::move(state->receipts);
+        state->receipts.clear();
+        if (pending.empty()) {
+            settleReceipts(*receipts, std::nullopt);
             return;
-        context_->spawn([this, pending = std::move(pending), owner = session.jid()]() {
-            return routeAgain(pending, owner);
+        }
+        context_->spawn([this, pending = std::move(pending), owner = session.jid(), receipts]() {
+            return routeAgain(pending, owner, receipts);
         });
     }
 
     // The session of `owner` ended with these stanzas unacknowledged (XEP-0198 §5, reliability row 37).
-    asio::awaitable<void> routeAgain(std::vector<xmpp::StanzaPtr> pending, Jid owner) {
+    asio::awaitable<void> routeAgain(std::vector<xmpp::StanzaPtr> pending, Jid owner,
+                                     std::shared_ptr<SmState> receipts) {
         bool othersOnline = false;
         for (const SessionPtr& other : context_->sessionsOf(owner.bare()))
             othersOnline = othersOnline || other->isAvailable();
@@ -355,6 +392,7 @@ class StreamManagementModule final : public Module {
             std::lock_guard lock(mutex_);
             rerouted_.erase(again.get());
         }
+        settleReceipts(*receipts, std::nullopt);
     }
 
     asio::awaitable<HookVerdict> bounceRerouted(xmpp::StanzaPtr stanza) {

@@ -424,6 +424,13 @@ void C2sSession::whenWritten(std::function<void(bool written)> done) {
             return;
         }
     }
+    if (writtenKeeper_ && (state_ == State::Bound || state_ == State::Detached)) {
+        // The filters (stream management's counting) see what is queued before the keeper does.
+        if (state_ == State::Bound)
+            writeQueued();
+        writtenKeeper_(*this, std::move(done));
+        return;
+    }
     if (state_ == State::Closed || state_ == State::Detached || state_ == State::TakenOver) {
         asio::post(executor_, [done = std::move(done)] { done(false); });
         return;

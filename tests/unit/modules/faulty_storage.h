@@ -40,6 +40,7 @@ class FaultyStorage final : public storage::Storage {
 
     // --- switches (set from the test thread, read on the server's loops) -----------------------
     std::atomic<bool> failOfflinePush{false};
+    std::atomic<int> offlineRemoves{0};  // calls of OfflineStore::remove
     // Every message-archive call fails.
     std::atomic<bool> failArchive{false};
     // Block-list reads fail for this user name (empty: for nobody).
@@ -91,6 +92,7 @@ class FaultyStorage final : public storage::Storage {
         }
         storage::StoreResult<void> remove(std::string host, std::string username,
                                           std::vector<std::uint64_t> ids) override {
+            ++owner_.offlineRemoves;
             auto removed = co_await owner_.inner_->offline().remove(std::move(host), std::move(username),
                                                                     std::move(ids));
             co_return removed;

@@ -156,6 +156,47 @@ TEST_F(OfflineTest, StoredMessagesAreRemovedOnlyOnceWrittenToTheClient) {
     EXPECT_TRUE(server_.waitFor([&] { return stored("juliet") == 0; }));
 }
 
+TEST_F(OfflineTest, WithStreamManagementStoredMessagesAreRemovedOnlyOnceAcknowledged) {
+    // XEP-0160 §2 with XEP-0198: "handed to the client" means acknowledged by it.
+    romeoSends({chat("juliet@localhost", "m1", "one"), chat("juliet@localhost", "m2", "two"),
+                chat("juliet@localhost", "m3", "three")},
+               "p1");
+    ASSERT_EQ(stored("juliet"), 3u);
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
+    auto enabled = juliet->receive();
+    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    juliet->send("<presence/>");
+    const auto first = drain(*juliet, "p2");
+    EXPECT_EQ(bodies(first), (std::vector<std::string>{"one", "two", "three"}));
+    // Written and read, but not acknowledged: two more round trips later, nothing was removed.
+    const auto second = drain(*juliet, "p3");
+    EXPECT_EQ(stored("juliet"), 3u);
+    EXPECT_EQ(storage_->offlineRemoves.load(), 0) << "removed before the client acknowledged them";
+    // §4: h counts every stanza received since <enabled/>, the two ping answers included.
+    const std::size_t h = first.size() + 1 + second.size() + 1;
+    juliet->send("<a xmlns='urn:xmpp:sm:3' h='" + std::to_string(h) + "'/>");
+    EXPECT_TRUE(server_.waitFor([&] { return stored("juliet") == 0; }));
+}
+
+TEST_F(OfflineTest, WithStreamManagementUnacknowledgedMessagesAreStoredAgainOnce) {
+    romeoSends({chat("juliet@localhost", "m1", "one"), chat("juliet@localhost", "m2", "two")}, "p1");
+    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
+    auto enabled = juliet->receive();
+    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    juliet->send("<presence/>");
+    EXPECT_EQ(bodies(drain(*juliet, "p2")), (std::vector<std::string>{"one", "two"}));
+    // Cut before acknowledging (no resumption asked): stream management stores them again (XEP-0198
+    // §5), and only then are the first copies removed; each is stored once.
+    logOut(server_, juliet, "juliet@localhost/balcony");
+    EXPECT_TRUE(server_.waitFor([&] { return storage_->offlineRemoves.load() > 0; }));
+    EXPECT_EQ(stored("juliet"), 2u);
+    auto again = loggedIn(server_, "juliet", "secret", "chamber");
+    again->send("<presence/>");
+    EXPECT_EQ(bodies(drain(*again, "p3")), (std::vector<std::string>{"one", "two"}));
+}
+
 TEST_F(OfflineTest, AMessageNearTheStanzaLimitIsDeliveredWithItsDelay) {
     // Stored, with its from, <delay/> (130 bytes) and xmlns='jabber:client' (22 more), it is larger
     // than the stanza limit; delivered, without the xmlns the stream declares, it is under it (so that

@@ -40,6 +40,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // to it (written to its connection): done(true); or, when the session ends first, done(false).
     // Called exactly once. Lets a module keep a durable copy until the client has it (offline messages).
     virtual void whenWritten(std::function<void(bool written)> done) = 0;
+    // A module that learns when the client actually has what was written (stream management's
+    // acknowledgements) takes whenWritten over for this session: `keeper` gets each callback (on the
+    // session's loop, after the stanzas queued before it went through the outbound filters) and calls
+    // it with true once the client acknowledged them, or once the module took responsibility for them
+    // again (routed them elsewhere); with false if neither can happen. Session's loop only.
+    using WrittenKeeper = std::function<void(Session&, std::function<void(bool written)>)>;
+    void setWrittenKeeper(WrittenKeeper keeper) { writtenKeeper_ = std::move(keeper); }
 
     // The bound full JID; set once at bind time, before the session is visible to others.
     const Jid& jid() const noexcept { return *jid_; }
@@ -121,11 +128,14 @@ class Session : public std::enable_shared_from_this<Session> {
         setPresence(previous.isAvailable(), previous.priority());
         setLastPresence(previous.lastPresence());
         detachTimeout_ = previous.detachTimeout_;
+        writtenKeeper_ = previous.writtenKeeper_;
         for (std::size_t i = 0; i < slotCount_ && i < previous.slotCount_; ++i) {
             delete data_[i].exchange(previous.data_[i].exchange(nullptr, std::memory_order_acq_rel),
                                      std::memory_order_acq_rel);
         }
     }
+
+    WrittenKeeper writtenKeeper_;  // see setWrittenKeeper
 
   private:
     std::uint64_t id_;
