@@ -51,16 +51,7 @@ Result<bool, StorageError> isBlocked(SqliteDatabase& db, const std::string& host
 
 Result<std::int64_t, StorageError> countBlocked(SqliteDatabase& db, const std::string& host,
                                                 const std::string& username) {
-    auto select = db.statement("SELECT count(*) FROM blocklist WHERE host = ?1 AND username = ?2");
-    if (!select) {
-        return select.error();
-    }
-    select->bindText(1, host).bindText(2, username);
-    const int rc = select->step();
-    if (rc != SQLITE_ROW) {
-        return toStorageError(rc);
-    }
-    return select->columnInt64(0);
+    return countUserRows(db, "blocklist", host, username);
 }
 
 Result<void, StorageError> insertBlocked(SqliteDatabase& db, const std::string& host,

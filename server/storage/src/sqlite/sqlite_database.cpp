@@ -261,4 +261,19 @@ Result<void, StorageError> SqliteTransaction::commit() {
     return {};
 }
 
+Result<std::int64_t, StorageError> countUserRows(SqliteDatabase& db, std::string_view table,
+                                                 const std::string& host, const std::string& username) {
+    auto select =
+        db.statement("SELECT count(*) FROM " + std::string(table) + " WHERE host = ?1 AND username = ?2");
+    if (!select) {
+        return select.error();
+    }
+    select->bindText(1, host).bindText(2, username);
+    const int rc = select->step();
+    if (rc != SQLITE_ROW) {
+        return toStorageError(rc);
+    }
+    return select->columnInt64(0);
+}
+
 }  // namespace parley::storage

@@ -39,7 +39,9 @@ class SqliteStatement {
     SqliteStatement& operator=(const SqliteStatement&) = delete;
     ~SqliteStatement();
 
-    // Parameter indexes start at 1, as in SQLite (?1, ?2, ...).
+    // Parameter indexes start at 1, as in SQLite (?1, ?2, ...). Text and blobs are not copied
+    // (SQLITE_STATIC): what they point to must live until the statement is reset or destroyed, so
+    // never bind a temporary (bindText(1, a + b) is a use-after-free; name the string first).
     SqliteStatement& bindText(int index, std::string_view text);
     SqliteStatement& bindBlob(int index, std::string_view bytes);
     SqliteStatement& bindInt64(int index, std::int64_t value);
@@ -141,5 +143,10 @@ auto inTransaction(SqliteDatabase& db, SqliteTransaction::Mode mode, Body body) 
     }
     return result;
 }
+
+// How many rows of one user `table` holds (a table with host and username columns, named by the
+// caller: never user input).
+Result<std::int64_t, StorageError> countUserRows(SqliteDatabase& db, std::string_view table,
+                                                 const std::string& host, const std::string& username);
 
 }  // namespace parley::storage

@@ -14,16 +14,7 @@ namespace {
 
 Result<std::int64_t, StorageError> countMessages(SqliteDatabase& db, const std::string& host,
                                                  const std::string& username) {
-    auto select = db.statement("SELECT count(*) FROM offline_messages WHERE host = ?1 AND username = ?2");
-    if (!select) {
-        return select.error();
-    }
-    select->bindText(1, host).bindText(2, username);
-    const int rc = select->step();
-    if (rc != SQLITE_ROW) {
-        return toStorageError(rc);
-    }
-    return select->columnInt64(0);
+    return countUserRows(db, "offline_messages", host, username);
 }
 
 Result<std::uint64_t, StorageError> insertMessage(SqliteDatabase& db, const std::string& host,

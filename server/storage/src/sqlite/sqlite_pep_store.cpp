@@ -133,16 +133,7 @@ Result<void, StorageError> trimItems(SqliteDatabase& db, const NodeKey& key) {
 
 Result<std::int64_t, StorageError> countNodes(SqliteDatabase& db, const std::string& host,
                                               const std::string& username) {
-    auto select = db.statement("SELECT count(*) FROM pep_nodes WHERE host = ?1 AND username = ?2");
-    if (!select) {
-        return select.error();
-    }
-    select->bindText(1, host).bindText(2, username);
-    const int rc = select->step();
-    if (rc != SQLITE_ROW) {
-        return toStorageError(rc);
-    }
-    return select->columnInt64(0);
+    return countUserRows(db, "pep_nodes", host, username);
 }
 
 Result<void, StorageError> insertNode(SqliteDatabase& db, const NodeKey& key, const PepNodeConfig& config,

@@ -173,16 +173,7 @@ Result<Roster, StorageError> selectRoster(SqliteDatabase& db, const std::string&
 
 Result<std::int64_t, StorageError> countItems(SqliteDatabase& db, const std::string& host,
                                               const std::string& username) {
-    auto select = db.statement("SELECT count(*) FROM roster_items WHERE host = ?1 AND username = ?2");
-    if (!select) {
-        return select.error();
-    }
-    select->bindText(1, host).bindText(2, username);
-    const int rc = select->step();
-    if (rc != SQLITE_ROW) {
-        return toStorageError(rc);
-    }
-    return select->columnInt64(0);
+    return countUserRows(db, "roster_items", host, username);
 }
 
 Result<void, StorageError> deleteTombstone(SqliteDatabase& db, const std::string& host,
