@@ -451,20 +451,6 @@ void cancelAccount(TestClient& client) {
     EXPECT_TRUE(client.waitForClose());
 }
 
-// Everything that arrives before the answer to a ping sent now: the server answers it after whatever
-// the client's earlier stanzas caused (RFC 6120 §10.1 in-order processing).
-std::vector<xml::Element> receiveUntilPing(TestClient& client, const std::string& pingId) {
-    client.send("<iq type='get' id='" + pingId + "' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>");
-    std::vector<xml::Element> received;
-    for (;;) {
-        auto element = client.receive();
-        EXPECT_TRUE(element) << "no answer to ping " << pingId;
-        if (!element || (element->name() == "iq" && element->attr("id") == pingId))
-            return received;
-        received.push_back(std::move(*element));
-    }
-}
-
 // The presence errors among `stanzas`, as "from condition".
 std::vector<std::string> presenceErrors(const std::vector<xml::Element>& stanzas) {
     std::vector<std::string> errors;
@@ -521,7 +507,7 @@ TEST(Register, ProbesAndSubscriptionRequestsToARemovedAccountAreGone) {
     // answers `gone`, and ends the subscription (`unsubscribed`, as Prosody's mod_tombstones); a name
     // that never existed stays silent (§8.5.1).
     juliet->send("<presence/>");
-    auto received = receiveUntilPing(*juliet, "p1");
+    auto received = drain(*juliet, "p1");
     EXPECT_EQ(presenceErrors(received), std::vector<std::string>{"romeo@localhost gone"});
     bool unsubscribed = false;
     for (const xml::Element& stanza : received) {
@@ -545,7 +531,7 @@ TEST(Register, ProbesAndSubscriptionRequestsToARemovedAccountAreGone) {
     // A subscription request gets the same answer (RFC 6121 §3.1.3 for an account that was deleted).
     juliet->send("<presence type='subscribe' to='romeo@localhost'/>");
     juliet->send("<presence type='subscribe' to='ghost@localhost'/>");
-    EXPECT_EQ(presenceErrors(receiveUntilPing(*juliet, "p2")),
+    EXPECT_EQ(presenceErrors(drain(*juliet, "p2")),
               std::vector<std::string>{"romeo@localhost gone"});
 }
 
