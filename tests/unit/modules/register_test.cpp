@@ -531,8 +531,7 @@ TEST(Register, ProbesAndSubscriptionRequestsToARemovedAccountAreGone) {
     // A subscription request gets the same answer (RFC 6121 §3.1.3 for an account that was deleted).
     juliet->send("<presence type='subscribe' to='romeo@localhost'/>");
     juliet->send("<presence type='subscribe' to='ghost@localhost'/>");
-    EXPECT_EQ(presenceErrors(drain(*juliet, "p2")),
-              std::vector<std::string>{"romeo@localhost gone"});
+    EXPECT_EQ(presenceErrors(drain(*juliet, "p2")), std::vector<std::string>{"romeo@localhost gone"});
 }
 
 TEST(Register, MessagesToARemovedAccountAreGone) {
