@@ -16,6 +16,7 @@
 
 #include "parley/base/random.h"
 #include "parley/modules/caps.h"
+#include "parley/modules/delay.h"
 #include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
 #include "parley/server/module.h"
@@ -233,6 +234,8 @@ class PepModule final : public Module {
         registrations_.push_back(context.addAccountDiscoItems([this](Jid account, Jid requester) {
             return listVisibleNodes(std::move(account), std::move(requester));
         }));
+        registrations_.push_back(context.addAccountDiscoNodes(
+            [this](AccountNodeQuery query) { return describeNode(std::move(query)); }));
 
         registrations_.push_back(
             context.onIq(xmpp::IqType::Set, scopes({IqScope::Self}), std::string(kPubsub), "pubsub",
@@ -674,7 +677,7 @@ class PepModule final : public Module {
         std::string id(item.attr("id"));
         if (id.empty())
             id = randomId(16);  // §7.1.2: the service chooses the id
-        PepItem stored{id, std::move(payload), request.from().str(), 0};
+        PepItem stored{id, std::move(payload), request.from().str(), 0, context_->clock().unixSeconds()};
         auto published = co_await store.publishItem(host, user, node, std::move(stored));
         if (!published) {
             logFailure("publish to node " + node, owner, published.error());
@@ -1032,7 +1035,7 @@ class PepModule final : public Module {
                                      [&](const PepItem& item) { return item.id == id && item.xml == xml; });
             if (same != existing->end())
                 continue;  // unchanged: no new notification
-            PepItem stored{id, std::move(xml), publisher.str(), 0};
+            PepItem stored{id, std::move(xml), publisher.str(), 0, context_->clock().unixSeconds()};
             auto published = co_await store.publishItem(host, user, node, std::move(stored));
             if (!published) {
                 logFailure("store a bookmark", owner, published.error());
@@ -1045,7 +1048,9 @@ class PepModule final : public Module {
 
     // --- notifications -----------------------------------------------------------------------------
 
-    xmpp::StanzaPtr eventMessage(const Jid& owner, const Jid& to, const xml::Element& content) const {
+    // `publishedAt` (Unix seconds, 0: none) stamps an item sent after the fact (a last item).
+    xmpp::StanzaPtr eventMessage(const Jid& owner, const Jid& to, const xml::Element& content,
+                                 std::int64_t publishedAt = 0) const {
         // XEP-0163 §4.3.1 examples: a headline message from the account's bare JID.
         xml::Element message("message", std::string(kClientNs));
         message.setAttr("from", owner.str());
@@ -1053,6 +1058,10 @@ class PepModule final : public Module {
         message.setAttr("type", "headline");
         message.setAttr("id", randomId(12));
         message.append("event", std::string(kPubsubEvent)).append(content);
+        // XEP-0060 §6.1.7 (and §12.16 on_sub_and_presence): the last published item carries a
+        // XEP-0203 delay with the time it was published, so that clients see that it is not news.
+        if (publishedAt > 0)
+            appendDelay(message, owner.str(), publishedAt, "");
         return std::make_shared<const xmpp::Stanza>(xmpp::StanzaKind::Message, std::move(message), to, owner);
     }
 
@@ -1241,7 +1250,7 @@ class PepModule final : public Module {
             xml::Element& element = content.append("item", std::string(kPubsubEvent));
             element.setAttr("id", last.id);
             element.append(std::move(*payload));
-            xmpp::StanzaPtr message = eventMessage(owner, jid, content);
+            xmpp::StanzaPtr message = eventMessage(owner, jid, content, last.publishedAt);
             co_await context_->route(std::move(message));
         }
     }
@@ -1266,6 +1275,78 @@ class PepModule final : public Module {
             items.push_back(std::move(item));
         }
         co_return items;
+    }
+
+    // XEP-0060 §5.3 (disco#info of a node: pubsub/leaf and its meta-data form) and §5.5 (disco#items of
+    // a node: its items by id), for those the access model lets see the node. Not ours (nullopt) when
+    // the account has no such node.
+    asio::awaitable<std::optional<IqResult>> describeNode(AccountNodeQuery query) {
+        const std::string host(query.account.domain());
+        const std::string user(query.account.local());
+        auto found = co_await context_->storage().pep().findNode(host, user, query.node);
+        if (!found) {
+            logFailure("read node " + query.node, query.account, found.error());
+            co_return IqResult(storageFailure("read"));
+        }
+        if (!found->has_value())
+            co_return std::nullopt;
+        const PepNodeConfig& config = **found;
+        auto access = co_await accessOf(query.account, query.requester, config);
+        if (!access)
+            co_return IqResult(access.error());
+        if (*access != Access::Allowed)
+            co_return IqResult(accessError(*access));
+        // Newest first; all of them for the items, the newest for the payload type.
+        const std::size_t limit = query.items ? 0 : 1;
+        auto items = co_await context_->storage().pep().items(host, user, query.node, {}, limit);
+        if (!items) {
+            logFailure("read the items of node " + query.node, query.account, items.error());
+            co_return IqResult(storageFailure("read"));
+        }
+        if (query.items) {
+            xml::Element list("query", "http://jabber.org/protocol/disco#items");
+            for (auto it = items->rbegin(); it != items->rend(); ++it) {
+                xml::Element& item = list.append("item", "http://jabber.org/protocol/disco#items");
+                item.setAttr("jid", query.account.str());
+                item.setAttr("name", it->id);
+            }
+            co_return IqResult(std::move(list));
+        }
+        std::string payloadType;
+        if (!items->empty()) {
+            const PepItem& last = items->front();
+            if (auto payload = parseStoredXml(last.xml, context_->log(), "item " + last.id))
+                payloadType = payload->ns();
+        }
+        co_return IqResult(nodeInfo(query.account, config, payloadType));
+    }
+
+    // The disco#info of a node (XEP-0060 §5.3, Example 10): identity pubsub/leaf and the
+    // pubsub#meta-data form (§16.4.4) with what this service knows of the node.
+    static xml::Element nodeInfo(const Jid& owner, const PepNodeConfig& config,
+                                 const std::string& payloadType) {
+        xml::Element query("query", std::string(kDiscoInfoNs));
+        xml::Element& identity = query.append("identity", std::string(kDiscoInfoNs));
+        identity.setAttr("category", "pubsub");
+        identity.setAttr("type", "leaf");
+        query.append("feature", std::string(kDiscoInfoNs)).setAttr("var", std::string(kPubsub));
+        xml::Element& form = query.append("x", std::string(kDataForms));
+        form.setAttr("type", "result");
+        auto field = [&form](std::string var, std::string type, const std::string& value) {
+            xml::Element& element = form.append("field", std::string(kDataForms));
+            element.setAttr("var", std::move(var));
+            element.setAttr("type", std::move(type));
+            if (!value.empty())
+                element.append("value", std::string(kDataForms)).appendText(value);
+        };
+        field("FORM_TYPE", "hidden", std::string(kPubsub) + "#meta-data");
+        field("pubsub#type", "text-single", payloadType);
+        field("pubsub#owner", "jid-multi", owner.str());
+        field("pubsub#publisher", "jid-multi", owner.str());
+        field("pubsub#access_model", "list-single", config.accessModel);
+        field("pubsub#max_items", "text-single", std::to_string(config.maxItems));
+        field("pubsub#persist_items", "boolean", config.persistItems ? "1" : "0");
+        return query;
     }
 
     ModuleContext* context_ = nullptr;
