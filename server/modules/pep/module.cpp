@@ -53,7 +53,7 @@ constexpr std::string_view kFeatures[] = {
     "delete-items",       "delete-nodes",        "filtered-notifications", "last-published",
     "member-affiliation", "modify-affiliations", "persistent-items",       "publish",
     "publish-options",    "purge-nodes",         "retract-items",          "retrieve-affiliations",
-    "retrieve-items",
+    "retrieve-default",   "retrieve-items",
 };
 
 using storage::PepItem;
@@ -349,6 +349,11 @@ class PepModule final : public Module {
             result = co_await configure(std::move(request));
         } else if (name == "configure") {
             result = co_await configuration(std::move(request));
+        } else if (name == "default" && !isSet) {
+            // XEP-0060 §8.3: the configuration a new node gets.
+            xml::Element pubsub("pubsub", std::string(kPubsubOwner));
+            pubsub.append("default", std::string(kPubsubOwner)).append(configForm(defaultConfig()));
+            result = pubsub;
         } else if (name == "delete" && isSet) {
             result = co_await deleteNode(std::move(request));
         } else if (name == "purge" && isSet) {
@@ -407,7 +412,33 @@ class PepModule final : public Module {
             config.sendLastPublishedItem = value;
         } else if (var == "pubsub#roster_groups_allowed") {
             config.rosterGroups = values;
+        } else if (auto fixed = fixedField(var)) {
+            // Behaviour this service does not let change: only its own value is accepted.
+            bool wanted = false;
+            if (!parseBoolean(value, wanted))
+                return invalid();
+            if (wanted != *fixed) {
+                return StanzaError(StanzaErrorCondition::NotAcceptable,
+                                   var + " is always " + (*fixed ? "1" : "0") + " on this server");
+            }
+        } else {
+            // XEP-0060 §8.2.5.3 / §7.1.5: a field this service does not know is refused rather than
+            // ignored, so that a client never believes in a setting that has no effect.
+            return StanzaError(StanzaErrorCondition::NotAcceptable,
+                               var + " is not a node configuration field this server supports");
         }
+        return std::nullopt;
+    }
+
+    // The boolean node_config fields (XEP-0060 §16.4.3) whose value is fixed here: payloads and
+    // notifications are always delivered (XEP-0163 §4.3), a deleted node is notified (§8.4.2) and a
+    // configuration change is not.
+    static std::optional<bool> fixedField(std::string_view var) {
+        if (var == "pubsub#deliver_payloads" || var == "pubsub#deliver_notifications" ||
+            var == "pubsub#notify_delete")
+            return true;
+        if (var == "pubsub#notify_config")
+            return false;
         return std::nullopt;
     }
 
@@ -462,6 +493,9 @@ class PepModule final : public Module {
         xml::Element& groups = addField("pubsub#roster_groups_allowed", "list-multi");
         for (const std::string& group : config.rosterGroups)
             value(groups, group);
+        for (std::string_view var : {"pubsub#deliver_payloads", "pubsub#deliver_notifications",
+                                     "pubsub#notify_delete", "pubsub#notify_config"})
+            value(addField(std::string(var), "boolean"), *fixedField(var) ? "1" : "0");
         return form;
     }
 
@@ -530,8 +564,44 @@ class PepModule final : public Module {
             co_return StanzaError(StanzaErrorCondition::BadRequest, "Send the configuration as a data form");
         if (auto error = applyForm(target->config, *form, kNodeConfig))
             co_return *error;
+        const Jid owner = target->owner;
+        const std::string node = target->node;
+        const PepNodeConfig config = target->config;
         IqResult stored = co_await storeConfig(std::move(*target));
+        if (!stored || config.persistItems)
+            co_return stored;
+        auto kept = co_await keepTransientItems(owner, node, config, /*newest=*/"");
+        if (!kept)
+            co_return kept.error();
         co_return stored;
+    }
+
+    // XEP-0060 §4.3 / §16.4.3 pubsub#persist_items=0: a transient node does not keep what is published.
+    // It keeps only the newest item, when its send_last_published_item needs it (XEP-0163 §4.3.4), and
+    // nothing otherwise. `newest` names the item being published ("": keep the newest stored one).
+    asio::awaitable<Result<void, StanzaError>> keepTransientItems(Jid owner, std::string node,
+                                                                  PepNodeConfig config, std::string newest) {
+        auto& store = context_->storage().pep();
+        const std::string host(owner.domain());
+        const std::string user(owner.local());
+        auto items = co_await store.items(host, user, node, {}, 0);
+        if (!items) {
+            logFailure("read the items of node " + node, owner, items.error());
+            co_return storageFailure("read");
+        }
+        const bool keepLast = config.sendLastPublishedItem != "never";
+        for (std::size_t i = 0; i < items->size(); ++i) {
+            const std::string& id = (*items)[i].id;
+            const bool isNewest = newest.empty() ? i == 0 : id == newest;
+            if (keepLast && isNewest)
+                continue;
+            auto retracted = co_await store.retractItem(host, user, node, id);
+            if (!retracted) {
+                logFailure("drop an item of transient node " + node, owner, retracted.error());
+                co_return storageFailure("changed");
+            }
+        }
+        co_return Result<void, StanzaError>{};
     }
 
     // The node's configuration, item-not-found when there is no such node.
@@ -605,7 +675,9 @@ class PepModule final : public Module {
         if (!options)
             return std::nullopt;
         PepNodeConfig wanted = config;
-        if (applyForm(wanted, *options, kPublishOptions) || wanted != config) {
+        if (auto unsupported = applyForm(wanted, *options, kPublishOptions))
+            return pubsubError(StanzaErrorCondition::Conflict, "precondition-not-met", unsupported->text);
+        if (wanted != config) {
             return pubsubError(StanzaErrorCondition::Conflict, "precondition-not-met",
                                "The node's configuration differs from the publish options; "
                                "configure the node first");
@@ -682,6 +754,11 @@ class PepModule final : public Module {
         if (!published) {
             logFailure("publish to node " + node, owner, published.error());
             co_return storageFailure("stored");
+        }
+        if (!config.persistItems) {
+            auto kept = co_await keepTransientItems(owner, node, config, id);
+            if (!kept)
+                co_return kept.error();
         }
         co_await notifyPublication(owner, node, config, id, *item.firstChild());
 
