@@ -37,6 +37,9 @@ constexpr std::string_view kPrivateNs = "jabber:iq:private";
 constexpr std::string_view kLegacyBookmarksNs = "storage:bookmarks";
 constexpr std::string_view kBookmarksNode = "urn:xmpp:bookmarks:1";
 constexpr std::string_view kBookmarksCompat = "urn:xmpp:bookmarks:1#compat";
+constexpr std::string_view kBookmarksCompatPep = "urn:xmpp:bookmarks:1#compat-pep";
+// XEP-0048 §3 over PEP (XEP-0223): the legacy bookmarks node, named after its payload's namespace.
+constexpr std::string_view kLegacyBookmarksNode = "storage:bookmarks";
 
 constexpr std::size_t kDefaultMaxItems = 256;
 constexpr std::size_t kDefaultMaxItemBytes = 256 * 1024;
@@ -231,6 +234,8 @@ class PepModule final : public Module {
                 context.addAccountDiscoFeature(std::string(kPubsub) + "#" + std::string(feature)));
         // XEP-0402 §3 (XEP-0411): XEP-0049 bookmarks and the bookmarks node are the same data.
         registrations_.push_back(context.addAccountDiscoFeature(std::string(kBookmarksCompat)));
+        // XEP-0402 §5.3: the legacy storage:bookmarks PEP node and the bookmarks node are the same data.
+        registrations_.push_back(context.addAccountDiscoFeature(std::string(kBookmarksCompatPep)));
         registrations_.push_back(context.addAccountDiscoItems([this](Jid account, Jid requester) {
             return listVisibleNodes(std::move(account), std::move(requester));
         }));
@@ -761,6 +766,7 @@ class PepModule final : public Module {
                 co_return kept.error();
         }
         co_await notifyPublication(owner, node, config, id, *item.firstChild());
+        co_await syncBookmarks(owner, request.from(), node, item.firstChild());
 
         xml::Element result("pubsub", std::string(kPubsub));
         xml::Element& done = result.append("publish", std::string(kPubsub));
@@ -794,6 +800,8 @@ class PepModule final : public Module {
             parseBoolean(target->action->attr("notify"), notifyRetract);
         if (notifyRetract)
             co_await notifyRetraction(target->owner, target->node, target->config, id);
+        const Jid publisher = target->stanza->from() ? *target->stanza->from() : target->owner;
+        co_await syncBookmarks(target->owner, publisher, target->node, nullptr);
         co_return std::nullopt;
     }
 
@@ -1002,6 +1010,8 @@ class PepModule final : public Module {
             result = co_await legacyBookmarks(owner);
         } else {
             result = co_await storeLegacyBookmarks(owner, *stanza->from(), *query->firstChild());
+            if (result)
+                co_await mirrorToLegacyNode(owner, *stanza->from());
         }
         std::optional<xmpp::Stanza> reply;
         if (result)
@@ -1015,6 +1025,62 @@ class PepModule final : public Module {
             co_await context_->route(std::move(answer));
         }
         co_return HookVerdict::Handled;
+    }
+
+    // XEP-0402 §5.3 (urn:xmpp:bookmarks:1#compat-pep): after a change of one of the two bookmark nodes,
+    // the other follows. `payload` is what was published (null: an item was retracted).
+    asio::awaitable<void> syncBookmarks(Jid owner, Jid publisher, std::string node,
+                                        const xml::Element* payload) {
+        if (node == kBookmarksNode) {
+            co_await mirrorToLegacyNode(owner, publisher);
+        } else if (node == kLegacyBookmarksNode && payload && payload->is("storage", kLegacyBookmarksNs)) {
+            // Not mirrored back: the legacy node already holds what its client published.
+            auto stored = co_await storeLegacyBookmarks(owner, publisher, *payload);
+            if (!stored)
+                context_->log().warn("the legacy bookmarks of " + owner.str() +
+                                     " could not be copied to the bookmarks node: " + stored.error().text);
+        }
+    }
+
+    // Writes the bookmarks node's conferences, in the XEP-0048 format, as item `current` of the legacy
+    // storage:bookmarks node (created private, XEP-0048 §3 / XEP-0223), notified to the account's
+    // resources that want it. Nothing when the legacy node holds them already.
+    asio::awaitable<void> mirrorToLegacyNode(Jid owner, Jid publisher) {
+        IqResult legacy = co_await legacyBookmarks(owner);
+        if (!legacy || !*legacy)
+            co_return;
+        const xml::Element* storage = (*legacy)->firstChild();
+        const std::string node(kLegacyBookmarksNode);
+        PepNodeConfig legacyConfig = bookmarksConfig();
+        legacyConfig.maxItems = 1;
+        legacyConfig.sendLastPublishedItem = "on_sub_and_presence";  // XEP-0048 over PEP clients expect it
+        auto config = co_await findNode(owner, node);
+        if (!config && config.error().condition != StanzaErrorCondition::ItemNotFound)
+            co_return;
+        if (!config) {
+            auto error = co_await storeNewNode(owner, node, legacyConfig);
+            if (error && error->condition != StanzaErrorCondition::Conflict)
+                co_return;
+            config = co_await findNode(owner, node);
+            if (!config)
+                co_return;
+        }
+        auto& store = context_->storage().pep();
+        const std::string host(owner.domain());
+        const std::string user(owner.local());
+        std::string xml = storage->toString();
+        const std::string id = "current";  // XEP-0048 §3 over PEP: the one item
+        std::vector<std::string> ids{id};
+        auto existing = co_await store.items(host, user, node, std::move(ids), 1);
+        if (existing && !existing->empty() && existing->front().xml == xml)
+            co_return;
+        PepItem item{id, std::move(xml), publisher.str(), 0, context_->clock().unixSeconds()};
+        auto published = co_await store.publishItem(host, user, node, std::move(item));
+        if (!published) {
+            logFailure("mirror the bookmarks to node " + node, owner, published.error());
+            co_return;
+        }
+        co_await notifyPublication(owner, node, *config, id, *storage);
     }
 
     // XEP-0411 §... : the XEP-0048 <storage/> made from the bookmarks node's items.
