@@ -417,14 +417,15 @@ class PepModule final : public Module {
             config.sendLastPublishedItem = value;
         } else if (var == "pubsub#roster_groups_allowed") {
             config.rosterGroups = values;
-        } else if (auto fixed = fixedField(var)) {
+        } else if (const FixedField* fixed = fixedField(var)) {
             // Behaviour this service does not let change: only its own value is accepted.
             bool wanted = false;
-            if (!parseBoolean(value, wanted))
+            const bool boolean = fixed->type == "boolean";
+            if (boolean && !parseBoolean(value, wanted))
                 return invalid();
-            if (wanted != *fixed) {
+            if (boolean ? (wanted ? "1" : "0") != fixed->value : value != fixed->value) {
                 return StanzaError(StanzaErrorCondition::NotAcceptable,
-                                   var + " is always " + (*fixed ? "1" : "0") + " on this server");
+                                   var + " is always " + std::string(fixed->value) + " on this server");
             }
         } else {
             // XEP-0060 §8.2.5.3 / §7.1.5: a field this service does not know is refused rather than
@@ -435,16 +436,26 @@ class PepModule final : public Module {
         return std::nullopt;
     }
 
-    // The boolean node_config fields (XEP-0060 §16.4.3) whose value is fixed here: payloads and
-    // notifications are always delivered (XEP-0163 §4.3), a deleted node is notified (§8.4.2) and a
-    // configuration change is not.
-    static std::optional<bool> fixedField(std::string_view var) {
-        if (var == "pubsub#deliver_payloads" || var == "pubsub#deliver_notifications" ||
-            var == "pubsub#notify_delete")
-            return true;
-        if (var == "pubsub#notify_config")
-            return false;
-        return std::nullopt;
+    // The node_config fields (XEP-0060 §16.4.3) whose value is fixed here, listed in the configuration
+    // form so that clients may send them: payloads and notifications are always delivered (XEP-0163
+    // §4.3), a deleted node is notified (§8.4.2) and a configuration change is not; every node is a leaf
+    // to which only its owner publishes (XEP-0163 §3).
+    struct FixedField {
+        std::string_view var;
+        std::string_view type;
+        std::string_view value;
+    };
+    static constexpr FixedField kFixedFields[] = {
+        {"pubsub#deliver_payloads", "boolean", "1"}, {"pubsub#deliver_notifications", "boolean", "1"},
+        {"pubsub#notify_delete", "boolean", "1"},    {"pubsub#notify_config", "boolean", "0"},
+        {"pubsub#node_type", "list-single", "leaf"}, {"pubsub#publish_model", "list-single", "publishers"},
+    };
+    static const FixedField* fixedField(std::string_view var) {
+        for (const FixedField& field : kFixedFields) {
+            if (field.var == var)
+                return &field;
+        }
+        return nullptr;
     }
 
     // Applies a submitted form (XEP-0004 type submit) of the given FORM_TYPE.
@@ -498,9 +509,8 @@ class PepModule final : public Module {
         xml::Element& groups = addField("pubsub#roster_groups_allowed", "list-multi");
         for (const std::string& group : config.rosterGroups)
             value(groups, group);
-        for (std::string_view var : {"pubsub#deliver_payloads", "pubsub#deliver_notifications",
-                                     "pubsub#notify_delete", "pubsub#notify_config"})
-            value(addField(std::string(var), "boolean"), *fixedField(var) ? "1" : "0");
+        for (const FixedField& fixed : kFixedFields)
+            value(addField(std::string(fixed.var), std::string(fixed.type)), std::string(fixed.value));
         return form;
     }
 
