@@ -939,7 +939,11 @@ class PepModule final : public Module {
             logFailure("purge node " + target->node, target->owner, purged.error());
             co_return storageFailure("changed");
         }
+        const Jid owner = target->owner;
+        const Jid publisher = target->stanza->from() ? *target->stanza->from() : owner;
+        const std::string node = target->node;
         co_await notifyNodeEvent(std::move(*target), "purge");
+        co_await syncBookmarks(owner, publisher, node, nullptr);
         co_return std::nullopt;
     }
 
@@ -1038,7 +1042,7 @@ class PepModule final : public Module {
     }
 
     // XEP-0402 §5.3 (urn:xmpp:bookmarks:1#compat-pep): after a change of one of the two bookmark nodes,
-    // the other follows. `payload` is what was published (null: an item was retracted).
+    // the other follows. `payload` is what was published (null: items were retracted or purged).
     asio::awaitable<void> syncBookmarks(Jid owner, Jid publisher, std::string node,
                                         const xml::Element* payload) {
         if (node == kBookmarksNode) {
