@@ -79,6 +79,9 @@ class ModuleHost::Context final : public ModuleContext {
     Registration addAccountDiscoItems(AccountItemsProvider provider) override {
         return addTo(host_.accountDiscoItems_, std::move(provider));
     }
+    Registration addAccountDiscoNodes(AccountNodeProvider provider) override {
+        return addTo(host_.accountDiscoNodes_, std::move(provider));
+    }
 
     Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) override {
         auto& list = host_.accountDeletedHandlers_;
@@ -132,6 +135,9 @@ class ModuleHost::Context final : public ModuleContext {
     }
     std::vector<AccountItemsProvider> accountDiscoItems() const override {
         return {host_.accountDiscoItems_.begin(), host_.accountDiscoItems_.end()};
+    }
+    std::vector<AccountNodeProvider> accountDiscoNodes() const override {
+        return {host_.accountDiscoNodes_.begin(), host_.accountDiscoNodes_.end()};
     }
     const ServerConfig& config() const override { return host_.core_.config(); }
     std::string option(std::string_view key, std::string_view fallback) const override {

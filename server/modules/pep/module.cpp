@@ -16,6 +16,7 @@
 
 #include "parley/base/random.h"
 #include "parley/modules/caps.h"
+#include "parley/modules/delay.h"
 #include "parley/modules/options.h"
 #include "parley/modules/stored_xml.h"
 #include "parley/server/module.h"
@@ -36,6 +37,9 @@ constexpr std::string_view kPrivateNs = "jabber:iq:private";
 constexpr std::string_view kLegacyBookmarksNs = "storage:bookmarks";
 constexpr std::string_view kBookmarksNode = "urn:xmpp:bookmarks:1";
 constexpr std::string_view kBookmarksCompat = "urn:xmpp:bookmarks:1#compat";
+constexpr std::string_view kBookmarksCompatPep = "urn:xmpp:bookmarks:1#compat-pep";
+// XEP-0048 §3 over PEP (XEP-0223): the legacy bookmarks node, named after its payload's namespace.
+constexpr std::string_view kLegacyBookmarksNode = "storage:bookmarks";
 
 constexpr std::size_t kDefaultMaxItems = 256;
 constexpr std::size_t kDefaultMaxItemBytes = 256 * 1024;
@@ -52,7 +56,7 @@ constexpr std::string_view kFeatures[] = {
     "delete-items",       "delete-nodes",        "filtered-notifications", "last-published",
     "member-affiliation", "modify-affiliations", "persistent-items",       "publish",
     "publish-options",    "purge-nodes",         "retract-items",          "retrieve-affiliations",
-    "retrieve-items",
+    "retrieve-default",   "retrieve-items",
 };
 
 using storage::PepItem;
@@ -230,9 +234,13 @@ class PepModule final : public Module {
                 context.addAccountDiscoFeature(std::string(kPubsub) + "#" + std::string(feature)));
         // XEP-0402 §3 (XEP-0411): XEP-0049 bookmarks and the bookmarks node are the same data.
         registrations_.push_back(context.addAccountDiscoFeature(std::string(kBookmarksCompat)));
+        // XEP-0402 §5.3: the legacy storage:bookmarks PEP node and the bookmarks node are the same data.
+        registrations_.push_back(context.addAccountDiscoFeature(std::string(kBookmarksCompatPep)));
         registrations_.push_back(context.addAccountDiscoItems([this](Jid account, Jid requester) {
             return listVisibleNodes(std::move(account), std::move(requester));
         }));
+        registrations_.push_back(context.addAccountDiscoNodes(
+            [this](AccountNodeQuery query) { return describeNode(std::move(query)); }));
 
         registrations_.push_back(
             context.onIq(xmpp::IqType::Set, scopes({IqScope::Self}), std::string(kPubsub), "pubsub",
@@ -346,6 +354,11 @@ class PepModule final : public Module {
             result = co_await configure(std::move(request));
         } else if (name == "configure") {
             result = co_await configuration(std::move(request));
+        } else if (name == "default" && !isSet) {
+            // XEP-0060 §8.3: the configuration a new node gets.
+            xml::Element pubsub("pubsub", std::string(kPubsubOwner));
+            pubsub.append("default", std::string(kPubsubOwner)).append(configForm(defaultConfig()));
+            result = pubsub;
         } else if (name == "delete" && isSet) {
             result = co_await deleteNode(std::move(request));
         } else if (name == "purge" && isSet) {
@@ -404,8 +417,45 @@ class PepModule final : public Module {
             config.sendLastPublishedItem = value;
         } else if (var == "pubsub#roster_groups_allowed") {
             config.rosterGroups = values;
+        } else if (const FixedField* fixed = fixedField(var)) {
+            // Behaviour this service does not let change: only its own value is accepted.
+            bool wanted = false;
+            const bool boolean = fixed->type == "boolean";
+            if (boolean && !parseBoolean(value, wanted))
+                return invalid();
+            if (boolean ? (wanted ? "1" : "0") != fixed->value : value != fixed->value) {
+                return StanzaError(StanzaErrorCondition::NotAcceptable,
+                                   var + " is always " + std::string(fixed->value) + " on this server");
+            }
+        } else {
+            // XEP-0060 §8.2.5.3 / §7.1.5: a field this service does not know is refused rather than
+            // ignored, so that a client never believes in a setting that has no effect.
+            return StanzaError(StanzaErrorCondition::NotAcceptable,
+                               var + " is not a node configuration field this server supports");
         }
         return std::nullopt;
+    }
+
+    // The node_config fields (XEP-0060 §16.4.3) whose value is fixed here, listed in the configuration
+    // form so that clients may send them: payloads and notifications are always delivered (XEP-0163
+    // §4.3), a deleted node is notified (§8.4.2) and a configuration change is not; every node is a leaf
+    // to which only its owner publishes (XEP-0163 §3).
+    struct FixedField {
+        std::string_view var;
+        std::string_view type;
+        std::string_view value;
+    };
+    static constexpr FixedField kFixedFields[] = {
+        {"pubsub#deliver_payloads", "boolean", "1"}, {"pubsub#deliver_notifications", "boolean", "1"},
+        {"pubsub#notify_delete", "boolean", "1"},    {"pubsub#notify_config", "boolean", "0"},
+        {"pubsub#node_type", "list-single", "leaf"}, {"pubsub#publish_model", "list-single", "publishers"},
+    };
+    static const FixedField* fixedField(std::string_view var) {
+        for (const FixedField& field : kFixedFields) {
+            if (field.var == var)
+                return &field;
+        }
+        return nullptr;
     }
 
     // Applies a submitted form (XEP-0004 type submit) of the given FORM_TYPE.
@@ -459,6 +509,8 @@ class PepModule final : public Module {
         xml::Element& groups = addField("pubsub#roster_groups_allowed", "list-multi");
         for (const std::string& group : config.rosterGroups)
             value(groups, group);
+        for (const FixedField& fixed : kFixedFields)
+            value(addField(std::string(fixed.var), std::string(fixed.type)), std::string(fixed.value));
         return form;
     }
 
@@ -527,8 +579,44 @@ class PepModule final : public Module {
             co_return StanzaError(StanzaErrorCondition::BadRequest, "Send the configuration as a data form");
         if (auto error = applyForm(target->config, *form, kNodeConfig))
             co_return *error;
+        const Jid owner = target->owner;
+        const std::string node = target->node;
+        const PepNodeConfig config = target->config;
         IqResult stored = co_await storeConfig(std::move(*target));
+        if (!stored || config.persistItems)
+            co_return stored;
+        auto kept = co_await keepTransientItems(owner, node, config, /*newest=*/"");
+        if (!kept)
+            co_return kept.error();
         co_return stored;
+    }
+
+    // XEP-0060 §4.3 / §16.4.3 pubsub#persist_items=0: a transient node does not keep what is published.
+    // It keeps only the newest item, when its send_last_published_item needs it (XEP-0163 §4.3.4), and
+    // nothing otherwise. `newest` names the item being published ("": keep the newest stored one).
+    asio::awaitable<Result<void, StanzaError>> keepTransientItems(Jid owner, std::string node,
+                                                                  PepNodeConfig config, std::string newest) {
+        auto& store = context_->storage().pep();
+        const std::string host(owner.domain());
+        const std::string user(owner.local());
+        auto items = co_await store.items(host, user, node, {}, 0);
+        if (!items) {
+            logFailure("read the items of node " + node, owner, items.error());
+            co_return storageFailure("read");
+        }
+        const bool keepLast = config.sendLastPublishedItem != "never";
+        for (std::size_t i = 0; i < items->size(); ++i) {
+            const std::string& id = (*items)[i].id;
+            const bool isNewest = newest.empty() ? i == 0 : id == newest;
+            if (keepLast && isNewest)
+                continue;
+            auto retracted = co_await store.retractItem(host, user, node, id);
+            if (!retracted) {
+                logFailure("drop an item of transient node " + node, owner, retracted.error());
+                co_return storageFailure("changed");
+            }
+        }
+        co_return Result<void, StanzaError>{};
     }
 
     // The node's configuration, item-not-found when there is no such node.
@@ -602,7 +690,9 @@ class PepModule final : public Module {
         if (!options)
             return std::nullopt;
         PepNodeConfig wanted = config;
-        if (applyForm(wanted, *options, kPublishOptions) || wanted != config) {
+        if (auto unsupported = applyForm(wanted, *options, kPublishOptions))
+            return pubsubError(StanzaErrorCondition::Conflict, "precondition-not-met", unsupported->text);
+        if (wanted != config) {
             return pubsubError(StanzaErrorCondition::Conflict, "precondition-not-met",
                                "The node's configuration differs from the publish options; "
                                "configure the node first");
@@ -674,13 +764,19 @@ class PepModule final : public Module {
         std::string id(item.attr("id"));
         if (id.empty())
             id = randomId(16);  // §7.1.2: the service chooses the id
-        PepItem stored{id, std::move(payload), request.from().str(), 0};
+        PepItem stored{id, std::move(payload), request.from().str(), 0, context_->clock().unixSeconds()};
         auto published = co_await store.publishItem(host, user, node, std::move(stored));
         if (!published) {
             logFailure("publish to node " + node, owner, published.error());
             co_return storageFailure("stored");
         }
+        if (!config.persistItems) {
+            auto kept = co_await keepTransientItems(owner, node, config, id);
+            if (!kept)
+                co_return kept.error();
+        }
         co_await notifyPublication(owner, node, config, id, *item.firstChild());
+        co_await syncBookmarks(owner, request.from(), node, item.firstChild());
 
         xml::Element result("pubsub", std::string(kPubsub));
         xml::Element& done = result.append("publish", std::string(kPubsub));
@@ -714,6 +810,8 @@ class PepModule final : public Module {
             parseBoolean(target->action->attr("notify"), notifyRetract);
         if (notifyRetract)
             co_await notifyRetraction(target->owner, target->node, target->config, id);
+        const Jid publisher = target->stanza->from() ? *target->stanza->from() : target->owner;
+        co_await syncBookmarks(target->owner, publisher, target->node, nullptr);
         co_return std::nullopt;
     }
 
@@ -841,7 +939,11 @@ class PepModule final : public Module {
             logFailure("purge node " + target->node, target->owner, purged.error());
             co_return storageFailure("changed");
         }
+        const Jid owner = target->owner;
+        const Jid publisher = target->stanza->from() ? *target->stanza->from() : owner;
+        const std::string node = target->node;
         co_await notifyNodeEvent(std::move(*target), "purge");
+        co_await syncBookmarks(owner, publisher, node, nullptr);
         co_return std::nullopt;
     }
 
@@ -922,6 +1024,8 @@ class PepModule final : public Module {
             result = co_await legacyBookmarks(owner);
         } else {
             result = co_await storeLegacyBookmarks(owner, *stanza->from(), *query->firstChild());
+            if (result)
+                co_await mirrorToLegacyNode(owner, *stanza->from());
         }
         std::optional<xmpp::Stanza> reply;
         if (result)
@@ -935,6 +1039,62 @@ class PepModule final : public Module {
             co_await context_->route(std::move(answer));
         }
         co_return HookVerdict::Handled;
+    }
+
+    // XEP-0402 §5.3 (urn:xmpp:bookmarks:1#compat-pep): after a change of one of the two bookmark nodes,
+    // the other follows. `payload` is what was published (null: items were retracted or purged).
+    asio::awaitable<void> syncBookmarks(Jid owner, Jid publisher, std::string node,
+                                        const xml::Element* payload) {
+        if (node == kBookmarksNode) {
+            co_await mirrorToLegacyNode(owner, publisher);
+        } else if (node == kLegacyBookmarksNode && payload && payload->is("storage", kLegacyBookmarksNs)) {
+            // Not mirrored back: the legacy node already holds what its client published.
+            auto stored = co_await storeLegacyBookmarks(owner, publisher, *payload);
+            if (!stored)
+                context_->log().warn("the legacy bookmarks of " + owner.str() +
+                                     " could not be copied to the bookmarks node: " + stored.error().text);
+        }
+    }
+
+    // Writes the bookmarks node's conferences, in the XEP-0048 format, as item `current` of the legacy
+    // storage:bookmarks node (created private, XEP-0048 §3 / XEP-0223), notified to the account's
+    // resources that want it. Nothing when the legacy node holds them already.
+    asio::awaitable<void> mirrorToLegacyNode(Jid owner, Jid publisher) {
+        IqResult legacy = co_await legacyBookmarks(owner);
+        if (!legacy || !*legacy)
+            co_return;
+        const xml::Element* storage = (*legacy)->firstChild();
+        const std::string node(kLegacyBookmarksNode);
+        PepNodeConfig legacyConfig = bookmarksConfig();
+        legacyConfig.maxItems = 1;
+        legacyConfig.sendLastPublishedItem = "on_sub_and_presence";  // XEP-0048 over PEP clients expect it
+        auto config = co_await findNode(owner, node);
+        if (!config && config.error().condition != StanzaErrorCondition::ItemNotFound)
+            co_return;
+        if (!config) {
+            auto error = co_await storeNewNode(owner, node, legacyConfig);
+            if (error && error->condition != StanzaErrorCondition::Conflict)
+                co_return;
+            config = co_await findNode(owner, node);
+            if (!config)
+                co_return;
+        }
+        auto& store = context_->storage().pep();
+        const std::string host(owner.domain());
+        const std::string user(owner.local());
+        std::string xml = storage->toString();
+        const std::string id = "current";  // XEP-0048 §3 over PEP: the one item
+        std::vector<std::string> ids{id};
+        auto existing = co_await store.items(host, user, node, std::move(ids), 1);
+        if (existing && !existing->empty() && existing->front().xml == xml)
+            co_return;
+        PepItem item{id, std::move(xml), publisher.str(), 0, context_->clock().unixSeconds()};
+        auto published = co_await store.publishItem(host, user, node, std::move(item));
+        if (!published) {
+            logFailure("mirror the bookmarks to node " + node, owner, published.error());
+            co_return;
+        }
+        co_await notifyPublication(owner, node, *config, id, *storage);
     }
 
     // XEP-0411 §... : the XEP-0048 <storage/> made from the bookmarks node's items.
@@ -1032,7 +1192,7 @@ class PepModule final : public Module {
                                      [&](const PepItem& item) { return item.id == id && item.xml == xml; });
             if (same != existing->end())
                 continue;  // unchanged: no new notification
-            PepItem stored{id, std::move(xml), publisher.str(), 0};
+            PepItem stored{id, std::move(xml), publisher.str(), 0, context_->clock().unixSeconds()};
             auto published = co_await store.publishItem(host, user, node, std::move(stored));
             if (!published) {
                 logFailure("store a bookmark", owner, published.error());
@@ -1045,7 +1205,9 @@ class PepModule final : public Module {
 
     // --- notifications -----------------------------------------------------------------------------
 
-    xmpp::StanzaPtr eventMessage(const Jid& owner, const Jid& to, const xml::Element& content) const {
+    // `publishedAt` (Unix seconds, 0: none) stamps an item sent after the fact (a last item).
+    xmpp::StanzaPtr eventMessage(const Jid& owner, const Jid& to, const xml::Element& content,
+                                 std::int64_t publishedAt = 0) const {
         // XEP-0163 §4.3.1 examples: a headline message from the account's bare JID.
         xml::Element message("message", std::string(kClientNs));
         message.setAttr("from", owner.str());
@@ -1053,6 +1215,10 @@ class PepModule final : public Module {
         message.setAttr("type", "headline");
         message.setAttr("id", randomId(12));
         message.append("event", std::string(kPubsubEvent)).append(content);
+        // XEP-0060 §6.1.7 (and §12.16 on_sub_and_presence): the last published item carries a
+        // XEP-0203 delay with the time it was published, so that clients see that it is not news.
+        if (publishedAt > 0)
+            appendDelay(message, owner.str(), publishedAt, "");
         return std::make_shared<const xmpp::Stanza>(xmpp::StanzaKind::Message, std::move(message), to, owner);
     }
 
@@ -1241,7 +1407,7 @@ class PepModule final : public Module {
             xml::Element& element = content.append("item", std::string(kPubsubEvent));
             element.setAttr("id", last.id);
             element.append(std::move(*payload));
-            xmpp::StanzaPtr message = eventMessage(owner, jid, content);
+            xmpp::StanzaPtr message = eventMessage(owner, jid, content, last.publishedAt);
             co_await context_->route(std::move(message));
         }
     }
@@ -1266,6 +1432,78 @@ class PepModule final : public Module {
             items.push_back(std::move(item));
         }
         co_return items;
+    }
+
+    // XEP-0060 §5.3 (disco#info of a node: pubsub/leaf and its meta-data form) and §5.5 (disco#items of
+    // a node: its items by id), for those the access model lets see the node. Not ours (nullopt) when
+    // the account has no such node.
+    asio::awaitable<std::optional<IqResult>> describeNode(AccountNodeQuery query) {
+        const std::string host(query.account.domain());
+        const std::string user(query.account.local());
+        auto found = co_await context_->storage().pep().findNode(host, user, query.node);
+        if (!found) {
+            logFailure("read node " + query.node, query.account, found.error());
+            co_return IqResult(storageFailure("read"));
+        }
+        if (!found->has_value())
+            co_return std::nullopt;
+        const PepNodeConfig& config = **found;
+        auto access = co_await accessOf(query.account, query.requester, config);
+        if (!access)
+            co_return IqResult(access.error());
+        if (*access != Access::Allowed)
+            co_return IqResult(accessError(*access));
+        // Newest first; all of them for the items, the newest for the payload type.
+        const std::size_t limit = query.items ? 0 : 1;
+        auto items = co_await context_->storage().pep().items(host, user, query.node, {}, limit);
+        if (!items) {
+            logFailure("read the items of node " + query.node, query.account, items.error());
+            co_return IqResult(storageFailure("read"));
+        }
+        if (query.items) {
+            xml::Element list("query", "http://jabber.org/protocol/disco#items");
+            for (auto it = items->rbegin(); it != items->rend(); ++it) {
+                xml::Element& item = list.append("item", "http://jabber.org/protocol/disco#items");
+                item.setAttr("jid", query.account.str());
+                item.setAttr("name", it->id);
+            }
+            co_return IqResult(std::move(list));
+        }
+        std::string payloadType;
+        if (!items->empty()) {
+            const PepItem& last = items->front();
+            if (auto payload = parseStoredXml(last.xml, context_->log(), "item " + last.id))
+                payloadType = payload->ns();
+        }
+        co_return IqResult(nodeInfo(query.account, config, payloadType));
+    }
+
+    // The disco#info of a node (XEP-0060 §5.3, Example 10): identity pubsub/leaf and the
+    // pubsub#meta-data form (§16.4.4) with what this service knows of the node.
+    static xml::Element nodeInfo(const Jid& owner, const PepNodeConfig& config,
+                                 const std::string& payloadType) {
+        xml::Element query("query", std::string(kDiscoInfoNs));
+        xml::Element& identity = query.append("identity", std::string(kDiscoInfoNs));
+        identity.setAttr("category", "pubsub");
+        identity.setAttr("type", "leaf");
+        query.append("feature", std::string(kDiscoInfoNs)).setAttr("var", std::string(kPubsub));
+        xml::Element& form = query.append("x", std::string(kDataForms));
+        form.setAttr("type", "result");
+        auto field = [&form](std::string var, std::string type, const std::string& value) {
+            xml::Element& element = form.append("field", std::string(kDataForms));
+            element.setAttr("var", std::move(var));
+            element.setAttr("type", std::move(type));
+            if (!value.empty())
+                element.append("value", std::string(kDataForms)).appendText(value);
+        };
+        field("FORM_TYPE", "hidden", std::string(kPubsub) + "#meta-data");
+        field("pubsub#type", "text-single", payloadType);
+        field("pubsub#owner", "jid-multi", owner.str());
+        field("pubsub#publisher", "jid-multi", owner.str());
+        field("pubsub#access_model", "list-single", config.accessModel);
+        field("pubsub#max_items", "text-single", std::to_string(config.maxItems));
+        field("pubsub#persist_items", "boolean", config.persistItems ? "1" : "0");
+        return query;
     }
 
     ModuleContext* context_ = nullptr;

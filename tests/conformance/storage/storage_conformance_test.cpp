@@ -1166,15 +1166,18 @@ TYPED_TEST_P(StorageConformance, PepItemsAreNewestFirstReplacedByIdAndTrimmedToM
     this->publishPep("example.org", "juliet", "n", pepItem("3"));
     EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n")),
               (std::vector<std::string>{"3", "2", "1"}));
-    // The same id again replaces the item and makes it the newest.
-    const std::uint64_t replaced =
-        this->publishPep("example.org", "juliet", "n", pepItem("1", "<b xmlns='u'/>"));
+    // The same id again replaces the item and makes it the newest; its publication time is kept.
+    PepItem again = pepItem("1", "<b xmlns='u'/>");
+    again.publishedAt = 1800000123;
+    const std::uint64_t replaced = this->publishPep("example.org", "juliet", "n", again);
     EXPECT_GT(replaced, second);
     auto items = this->pepItems("example.org", "juliet", "n");
     ASSERT_EQ(pepIds(items), (std::vector<std::string>{"1", "3", "2"}));
     EXPECT_EQ(items[0].xml, "<b xmlns='u'/>");
     EXPECT_EQ(items[0].publisher, "juliet@example.org/balcony");
     EXPECT_EQ(items[0].order, replaced);
+    EXPECT_EQ(items[0].publishedAt, 1800000123);
+    EXPECT_EQ(items[1].publishedAt, 0);
     // A fourth id drops the oldest.
     this->publishPep("example.org", "juliet", "n", pepItem("4"));
     EXPECT_EQ(pepIds(this->pepItems("example.org", "juliet", "n")),

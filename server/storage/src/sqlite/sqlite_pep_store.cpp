@@ -234,12 +234,16 @@ Result<std::uint64_t, StorageError> insertItem(SqliteDatabase& db, const NodeKey
         }
         auto insert = nodeStatement(db,
                                     "INSERT OR REPLACE INTO pep_items (host, username, node, item_id, seq, "
-                                    "publisher, xml) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                    "publisher, xml, published_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                     key);
         if (!insert) {
             return insert.error();
         }
-        insert->bindText(4, item.id).bindInt64(5, seq).bindText(6, item.publisher).bindText(7, item.xml);
+        insert->bindText(4, item.id)
+            .bindInt64(5, seq)
+            .bindText(6, item.publisher)
+            .bindText(7, item.xml)
+            .bindInt64(8, item.publishedAt);
         if (auto done = insert->run(); !done) {
             return done.error();
         }
@@ -262,11 +266,11 @@ Result<std::vector<PepItem>, StorageError> selectItems(SqliteDatabase& db, const
             if (!node->has_value()) {
                 return StorageError::NotFound;
             }
-            auto select =
-                nodeStatement(db,
-                              "SELECT item_id, seq, publisher, xml FROM pep_items WHERE host = ?1 AND "
-                              "username = ?2 AND node = ?3 ORDER BY seq DESC",
-                              key);
+            auto select = nodeStatement(
+                db,
+                "SELECT item_id, seq, publisher, xml, published_at FROM pep_items WHERE host = ?1 AND "
+                "username = ?2 AND node = ?3 ORDER BY seq DESC",
+                key);
             if (!select) {
                 return select.error();
             }
@@ -283,7 +287,7 @@ Result<std::vector<PepItem>, StorageError> selectItems(SqliteDatabase& db, const
                     return toStorageError(rc);
                 }
                 PepItem item{select->columnText(0), select->columnText(3), select->columnText(2),
-                             static_cast<std::uint64_t>(select->columnInt64(1))};
+                             static_cast<std::uint64_t>(select->columnInt64(1)), select->columnInt64(4)};
                 if (ids.empty() || std::find(ids.begin(), ids.end(), item.id) != ids.end()) {
                     items.push_back(std::move(item));
                 }

@@ -112,6 +112,16 @@ using StanzaHook = std::function<asio::awaitable<HookVerdict>(RoutedStanza&)>;
 // The disco#items an account's bare JID lists for a requester (the account itself or another entity).
 using AccountItemsProvider =
     std::function<asio::awaitable<std::vector<xml::Element>>(Jid account, Jid requester)>;
+// A disco#info or disco#items request about a node of an account's bare JID (XEP-0030 §3.2, §4.2).
+struct AccountNodeQuery {
+    Jid account;
+    Jid requester;
+    std::string node;
+    bool items = false;  // disco#items (else disco#info)
+};
+// The <query/> that answers it (the caller sets its `node`), an error, or nullopt when the node is not
+// this provider's (the next one is asked; item-not-found when none knows it).
+using AccountNodeProvider = std::function<asio::awaitable<std::optional<IqResult>>(AccountNodeQuery)>;
 using SessionHook = std::function<void(Session&)>;
 
 // --- Session filters and stream elements (docs/ARCHITECTURE.md "Sessions") -------------------------
@@ -159,6 +169,8 @@ class ModuleContext {
     virtual Registration addAccountDiscoFeature(std::string var) = 0;
     virtual Registration addAccountDiscoIdentity(DiscoIdentity identity) = 0;
     virtual Registration addAccountDiscoItems(AccountItemsProvider provider) = 0;
+    // What an account's bare JID answers to disco#info / disco#items with a `node` (see AccountNodeQuery).
+    virtual Registration addAccountDiscoNodes(AccountNodeProvider provider) = 0;
     virtual Registration onAccountDeleted(std::function<void(const AccountDeletedEvent&)> handler) = 0;
     // Higher `priority` runs first; hooks of equal priority run in registration order.
     virtual Registration onStanza(StanzaHookPoint point, xmpp::StanzaKind kind, int priority,
@@ -188,6 +200,7 @@ class ModuleContext {
     virtual std::vector<std::string> accountDiscoFeatures() const = 0;
     virtual std::vector<DiscoIdentity> accountDiscoIdentities() const = 0;
     virtual std::vector<AccountItemsProvider> accountDiscoItems() const = 0;
+    virtual std::vector<AccountNodeProvider> accountDiscoNodes() const = 0;
 
     virtual const ServerConfig& config() const = 0;
     // This module's options from [modules.<name>] ("" when absent).

@@ -98,6 +98,7 @@ class ModuleHost {
     std::list<std::string> accountDiscoFeatures_;
     std::list<DiscoIdentity> accountDiscoIdentities_;
     std::list<AccountItemsProvider> accountDiscoItems_;
+    std::list<AccountNodeProvider> accountDiscoNodes_;
     std::list<std::function<void(const AccountDeletedEvent&)>> accountDeletedHandlers_;
     std::vector<Started> started_;
 };

@@ -209,6 +209,8 @@ struct PepItem {
     std::string publisher;  // the full JID that published it
     // Set by the store: increases with every publish to the node, so the newest item has the largest.
     std::uint64_t order = 0;
+    // When it was published (Unix seconds), kept as given: the XEP-0203 stamp of the last item sent later.
+    std::int64_t publishedAt = 0;
     friend bool operator==(const PepItem&, const PepItem&) = default;
 };
 
