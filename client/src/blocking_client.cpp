@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <future>
+#include <type_traits>
 
 namespace parley::client {
 
@@ -11,12 +12,21 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Runs `work` on the io thread and waits for its result (state of the Client lives there).
+// Runs `work` on the io thread and waits for its result (the Client's state lives there). A promise,
+// not a packaged_task: Asio treats a packaged_task handler as a completion token of its own.
 template <class F>
 auto onIoThread(asio::io_context& io, F work) {
-    std::packaged_task<decltype(work())()> task(std::move(work));
-    auto result = task.get_future();
-    asio::post(io, std::move(task));
+    using T = decltype(work());
+    std::promise<T> promise;
+    auto result = promise.get_future();
+    asio::post(io, [&promise, &work] {
+        if constexpr (std::is_void_v<T>) {
+            work();
+            promise.set_value();
+        } else {
+            promise.set_value(work());
+        }
+    });
     return result.get();
 }
 

@@ -40,16 +40,37 @@ std::string fingerprintOfPemFile(const std::filesystem::path& path) {
     return out;
 }
 
-// The next event of type T (and matching `accept`), skipping others; nullopt after 10 s of nothing.
-template <class T>
-std::optional<T> waitFor(BlockingClient& client, std::function<bool(const T&)> accept = {}) {
-    for (;;) {
-        auto event = client.nextEvent(10s);
-        if (!event)
-            return std::nullopt;
-        if (auto* wanted = std::get_if<T>(&*event); wanted && (!accept || accept(*wanted)))
-            return *wanted;
+// What a BlockingClient received, kept so that waiting for one kind of event loses no other.
+class Inbox {
+  public:
+    explicit Inbox(BlockingClient& client) : client_(client) {}
+
+    // The first event of type T matching `accept`, already received or arriving within 10 s.
+    template <class T>
+    std::optional<T> waitFor(std::function<bool(const T&)> accept = {}) {
+        for (std::size_t i = 0;; ++i) {
+            if (i == seen_.size()) {
+                auto event = client_.nextEvent(10s);
+                if (!event)
+                    return std::nullopt;
+                seen_.push_back(std::move(*event));
+            }
+            if (auto* wanted = std::get_if<T>(&seen_[i]); wanted && (!accept || accept(*wanted))) {
+                T found = *wanted;
+                seen_.erase(seen_.begin() + static_cast<std::ptrdiff_t>(i));
+                return found;
+            }
+        }
     }
+
+  private:
+    BlockingClient& client_;
+    std::vector<Event> seen_;
+};
+
+template <class T>
+std::optional<T> waitFor(Inbox& inbox, std::function<bool(const T&)> accept = {}) {
+    return inbox.waitFor<T>(std::move(accept));
 }
 
 std::function<bool(const SubscriptionNotice&)> notice(std::string jid, SubscriptionEvent event) {
@@ -221,7 +242,9 @@ TEST_F(ClientTest, RegisterAddAFriendAcceptChatAndReadHistory) {
     ASSERT_TRUE(BlockingClient::registerAccount(options("bob", "bob-pw")));
 
     BlockingClient alice(options("alice", "alice-pw"));
+    Inbox aliceIn(alice);
     BlockingClient bob(options("bob", "bob-pw"));
+    Inbox bobIn(bob);
     ASSERT_TRUE(alice.connect());
     ASSERT_TRUE(bob.connect());
     ASSERT_TRUE(alice.setPresence());
@@ -229,13 +252,13 @@ TEST_F(ClientTest, RegisterAddAFriendAcceptChatAndReadHistory) {
 
     // Alice adds Bob; Bob accepts and adds her back; she accepts.
     ASSERT_TRUE(alice.addContact("bob@localhost", "Bob", {"Friends"}));
-    ASSERT_TRUE(waitFor<SubscriptionNotice>(bob, notice("alice@localhost", SubscriptionEvent::Request)));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(bobIn, notice("alice@localhost", SubscriptionEvent::Request)));
     ASSERT_TRUE(bob.approve("alice@localhost"));
     ASSERT_TRUE(bob.addContact("alice@localhost", "Alice"));
-    ASSERT_TRUE(waitFor<SubscriptionNotice>(alice, notice("bob@localhost", SubscriptionEvent::Approved)));
-    ASSERT_TRUE(waitFor<SubscriptionNotice>(alice, notice("bob@localhost", SubscriptionEvent::Request)));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(aliceIn, notice("bob@localhost", SubscriptionEvent::Approved)));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(aliceIn, notice("bob@localhost", SubscriptionEvent::Request)));
     ASSERT_TRUE(alice.approve("bob@localhost"));
-    ASSERT_TRUE(waitFor<SubscriptionNotice>(bob, notice("alice@localhost", SubscriptionEvent::Approved)));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(bobIn, notice("alice@localhost", SubscriptionEvent::Approved)));
 
     auto aliceRoster = alice.roster();
     ASSERT_TRUE(aliceRoster) << aliceRoster.error().describe();
@@ -247,22 +270,22 @@ TEST_F(ClientTest, RegisterAddAFriendAcceptChatAndReadHistory) {
     ASSERT_EQ(bobRoster->size(), 1u);
     EXPECT_EQ((*bobRoster)[0].subscription, Subscription::Both);
     // Bob's presence reached Alice once she could see it.
-    ASSERT_TRUE(waitFor<Presence>(alice, [](const Presence& p) {
+    ASSERT_TRUE(waitFor<Presence>(aliceIn, [](const Presence& p) {
         return p.from.starts_with("bob@localhost/") && p.availability == Availability::Chat;
     }));
 
     // Chat, with a delivery receipt (XEP-0184) that Bob's client library sends on its own.
     auto sent = alice.sendMessage("bob@localhost", "hello bob");
     ASSERT_TRUE(sent);
-    auto received = waitFor<Message>(bob, withBody("hello bob"));
+    auto received = waitFor<Message>(bobIn, withBody("hello bob"));
     ASSERT_TRUE(received);
     EXPECT_TRUE(received->from.starts_with("alice@localhost/"));
     EXPECT_TRUE(received->receiptRequested);
-    auto receipt = waitFor<Receipt>(alice);
+    auto receipt = waitFor<Receipt>(aliceIn);
     ASSERT_TRUE(receipt);
     EXPECT_EQ(receipt->id, *sent);
     ASSERT_TRUE(bob.sendMessage(received->from, "hi alice"));
-    ASSERT_TRUE(waitFor<Message>(alice, withBody("hi alice")));
+    ASSERT_TRUE(waitFor<Message>(aliceIn, withBody("hi alice")));
 
     // History (XEP-0313), whole and paged.
     auto all = alice.history({.with = "bob@localhost"});
@@ -292,16 +315,19 @@ TEST_F(ClientTest, RegisterAddAFriendAcceptChatAndReadHistory) {
 TEST_F(ClientTest, RenameAndRemoveAContactWithRosterPushes) {
     server_.addAccount("alice", "localhost", "secret");
     BlockingClient alice(options("alice", "secret"));
+    Inbox aliceIn(alice);
     ASSERT_TRUE(alice.connect());
+    // RFC 6121 §2.1.6: pushes go to "interested" resources, those that asked for the roster.
+    ASSERT_TRUE(alice.roster());
     ASSERT_TRUE(alice.addContact("carol@localhost", "Carol", {"Work"}));
-    ASSERT_TRUE(waitFor<RosterItem>(alice, [](const RosterItem& i) { return i.name == "Carol"; }));
+    ASSERT_TRUE(waitFor<RosterItem>(aliceIn, [](const RosterItem& i) { return i.name == "Carol"; }));
     ASSERT_TRUE(alice.renameContact("carol@localhost", "Caroline"));
-    auto renamed = waitFor<RosterItem>(alice, [](const RosterItem& i) { return i.name == "Caroline"; });
+    auto renamed = waitFor<RosterItem>(aliceIn, [](const RosterItem& i) { return i.name == "Caroline"; });
     ASSERT_TRUE(renamed);
     EXPECT_EQ(renamed->groups, std::vector<std::string>{"Work"});
     ASSERT_TRUE(alice.removeContact("carol@localhost"));
     ASSERT_TRUE(waitFor<RosterItem>(
-        alice, [](const RosterItem& i) { return i.subscription == Subscription::Remove; }));
+        aliceIn, [](const RosterItem& i) { return i.subscription == Subscription::Remove; }));
     auto roster = alice.roster();
     ASSERT_TRUE(roster);
     EXPECT_TRUE(roster->empty());
@@ -314,14 +340,17 @@ TEST_F(ClientTest, DeniedSubscriptionReachesTheRequester) {
     server_.addAccount("alice", "localhost", "a");
     server_.addAccount("bob", "localhost", "b");
     BlockingClient alice(options("alice", "a"));
+    Inbox aliceIn(alice);
     BlockingClient bob(options("bob", "b"));
+    Inbox bobIn(bob);
     ASSERT_TRUE(alice.connect());
     ASSERT_TRUE(bob.connect());
     ASSERT_TRUE(bob.setPresence());
+    ASSERT_TRUE(alice.setPresence());  // RFC 6121 §3.2.3: the answer goes to available resources
     ASSERT_TRUE(alice.addContact("bob@localhost"));
-    ASSERT_TRUE(waitFor<SubscriptionNotice>(bob, notice("alice@localhost", SubscriptionEvent::Request)));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(bobIn, notice("alice@localhost", SubscriptionEvent::Request)));
     ASSERT_TRUE(bob.deny("alice@localhost"));
-    ASSERT_TRUE(waitFor<SubscriptionNotice>(alice, notice("bob@localhost", SubscriptionEvent::Denied)));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(aliceIn, notice("bob@localhost", SubscriptionEvent::Denied)));
 }
 
 TEST_F(ClientTest, VCardDiscoAndPing) {
@@ -391,10 +420,11 @@ TEST_F(ClientTest, AStreamErrorEndsTheSessionAsAnEvent) {
     auto o = options("alice", "secret");
     o.resource = "desk";
     BlockingClient first(o);
+    Inbox firstIn(first);
     ASSERT_TRUE(first.connect());
     BlockingClient second(o);  // same resource: the server ends the older session (RFC 6120 §7.7.2.2)
     ASSERT_TRUE(second.connect());
-    auto ended = waitFor<Disconnected>(first);
+    auto ended = waitFor<Disconnected>(firstIn);
     ASSERT_TRUE(ended);
     EXPECT_EQ(ended->error.kind, ErrorKind::Stream);
     EXPECT_EQ(ended->error.condition, "conflict");
@@ -408,18 +438,19 @@ TEST_F(ClientTest, StreamManagementResumesAfterTheConnectionBreaks) {
     o.reconnect.enable = true;
     o.reconnect.backoff = {.initial = 0ms, .maximum = 0ms, .jitter = 0.0};
     BlockingClient alice(o);
+    Inbox aliceIn(alice);
     ASSERT_TRUE(alice.connect());
     const std::string before = alice.boundJid();
     BlockingClient bob(options("bob", "b"));
     ASSERT_TRUE(bob.connect());
 
     alice.dropConnectionForTest();
-    auto back = waitFor<Reconnected>(alice);
+    auto back = waitFor<Reconnected>(aliceIn);
     ASSERT_TRUE(back);
     EXPECT_TRUE(back->resumed);  // XEP-0198 §5: the same session, not a new one
     EXPECT_EQ(alice.boundJid(), before);
     ASSERT_TRUE(bob.sendMessage(before, "still there?"));
-    EXPECT_TRUE(waitFor<Message>(alice, withBody("still there?")));
+    EXPECT_TRUE(waitFor<Message>(aliceIn, withBody("still there?")));
     // The resumed stream still answers requests.
     EXPECT_TRUE(alice.ping());
 }
@@ -431,9 +462,10 @@ TEST_F(ClientTest, WithoutResumptionReconnectingBindsAFreshSession) {
     o.reconnect.backoff = {.initial = 0ms, .maximum = 0ms, .jitter = 0.0};
     o.streamManagement.resume = false;
     BlockingClient alice(o);
+    Inbox aliceIn(alice);
     ASSERT_TRUE(alice.connect());
     alice.dropConnectionForTest();
-    auto back = waitFor<Reconnected>(alice);
+    auto back = waitFor<Reconnected>(aliceIn);
     ASSERT_TRUE(back);
     EXPECT_FALSE(back->resumed);
     EXPECT_TRUE(alice.ping());
