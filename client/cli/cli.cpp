@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 namespace parley::cli {
 
@@ -25,7 +26,17 @@ std::string trim(std::string_view text) {
     return std::string(text.substr(begin, end - begin + 1));
 }
 
+// A password as a successful result (Problem is constructible from a string, so say which one).
+Result<std::string, Problem> password(std::string text) {
+    return Result<std::string, Problem>(boost::system::in_place_value, std::move(text));
+}
+
 }  // namespace
+
+void throw_exception_from_error(const Problem& problem, const boost::source_location& location) {
+    throw std::logic_error("Result::value() called on a problem (" + problem.message + ") at " +
+                           location.file_name() + ":" + std::to_string(location.line()));
+}
 
 int exitCodeFor(const client::Error& error) {
     using client::ErrorKind;
@@ -50,14 +61,14 @@ std::string Args::option(const std::string& name, const std::string& fallback) c
     return it == options.end() ? fallback : it->second;
 }
 
-Result<Args, std::string> parseArgs(const std::vector<std::string>& argv) {
+Result<Args, Problem> parseArgs(const std::vector<std::string>& argv) {
     Args args;
     for (std::size_t i = 0; i < argv.size(); ++i) {
         std::string word = argv[i];
         if (word == "--password" || word.starts_with("--password=")) {
-            return std::string(
+            return Problem{std::string(
                 "passwords are never taken from the command line (ps and shell history would show "
-                "them): use the prompt, PARLEY_PASSWORD or --password-file FILE");
+                "them): use the prompt, PARLEY_PASSWORD or --password-file FILE")};
         }
         if (word.starts_with("--")) {
             std::string value;
@@ -70,14 +81,14 @@ Result<Args, std::string> parseArgs(const std::vector<std::string>& argv) {
             if (kValueOptions.count(word)) {
                 if (!inlineValue) {
                     if (i + 1 >= argv.size())
-                        return word + " needs a value";
+                        return Problem{word + " needs a value"};
                     value = argv[++i];
                 }
                 args.options[word] = value;
             } else if (kFlags.count(word) && !inlineValue) {
                 args.flags.insert(word);
             } else {
-                return "unknown option " + word + " (see parley --help)";
+                return Problem{"unknown option " + word + " (see parley --help)"};
             }
         } else if (word == "-h") {
             args.flags.insert("--help");
@@ -99,7 +110,7 @@ std::filesystem::path configDirectory(const std::string& override) {
     return std::filesystem::path(home ? home : ".") / ".config" / "parley";
 }
 
-Result<std::optional<Account>, std::string> loadAccount(const std::filesystem::path& dir) {
+Result<std::optional<Account>, Problem> loadAccount(const std::filesystem::path& dir) {
     const auto path = dir / "account";
     std::ifstream in(path);
     if (!in)
@@ -114,7 +125,7 @@ Result<std::optional<Account>, std::string> loadAccount(const std::filesystem::p
             continue;
         const auto equals = text.find('=');
         if (equals == std::string::npos)
-            return path.string() + ":" + std::to_string(number) + ": expected 'key = value'";
+            return Problem{path.string() + ":" + std::to_string(number) + ": expected 'key = value'"};
         const std::string key = trim(text.substr(0, equals));
         const std::string value = trim(text.substr(equals + 1));
         if (key == "jid")
@@ -134,16 +145,16 @@ Result<std::optional<Account>, std::string> loadAccount(const std::filesystem::p
         else if (key == "password_file")
             account.passwordFile = value;
         else
-            return path.string() + ":" + std::to_string(number) + ": unknown key '" + key + "'";
+            return Problem{path.string() + ":" + std::to_string(number) + ": unknown key '" + key + "'"};
     }
     return std::optional<Account>{account};
 }
 
-Result<void, std::string> saveAccount(const std::filesystem::path& dir, const Account& account) {
+Result<void, Problem> saveAccount(const std::filesystem::path& dir, const Account& account) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec)
-        return "cannot create " + dir.string() + ": " + ec.message();
+        return Problem{"cannot create " + dir.string() + ": " + ec.message()};
     std::ostringstream out;
     out << "# written by `parley login`; the password is not stored here\n";
     out << "jid = " << account.jid << "\n";
@@ -163,11 +174,11 @@ Result<void, std::string> saveAccount(const std::filesystem::path& dir, const Ac
     std::ofstream file(path, std::ios::trunc);
     file << out.str();
     if (!file)
-        return "cannot write " + path.string();
+        return Problem{"cannot write " + path.string()};
     return {};
 }
 
-Result<Account, std::string> accountFromArgs(const Args& args, std::optional<Account> stored) {
+Result<Account, Problem> accountFromArgs(const Args& args, std::optional<Account> stored) {
     Account account = stored.value_or(Account{});
     if (auto jid = args.option("--account"); !jid.empty())
         account.jid = jid;
@@ -176,7 +187,7 @@ Result<Account, std::string> accountFromArgs(const Args& args, std::optional<Acc
     if (auto port = args.option("--port"); !port.empty()) {
         const int value = std::atoi(port.c_str());
         if (value <= 0 || value > 65535)
-            return "--port " + port + " is not a port number";
+            return Problem{"--port " + port + " is not a port number"};
         account.port = static_cast<std::uint16_t>(value);
     }
     if (args.has("--direct-tls"))
@@ -192,11 +203,11 @@ Result<Account, std::string> accountFromArgs(const Args& args, std::optional<Acc
     if (auto resource = args.option("--resource"); !resource.empty())
         account.resource = resource;
     if (account.jid.empty())
-        return std::string("no account: run `parley login JID` first, or pass --account JID");
+        return Problem{std::string("no account: run `parley login JID` first, or pass --account JID")};
     return account;
 }
 
-Result<client::ClientOptions, std::string> clientOptions(const Account& account, std::string password) {
+Result<client::ClientOptions, Problem> clientOptions(const Account& account, std::string password) {
     client::ClientOptions options;
     options.jid = account.jid;
     options.password = std::move(password);
@@ -214,37 +225,37 @@ Result<client::ClientOptions, std::string> clientOptions(const Account& account,
     else if (account.tls == "plaintext")
         options.tls = client::TlsMode::AllowPlaintext;
     else
-        return "tls = " + account.tls + " is not one of require, direct, starttls, plaintext";
+        return Problem{"tls = " + account.tls + " is not one of require, direct, starttls, plaintext"};
     return options;
 }
 
-Result<std::string, std::string> readPasswordFile(const std::string& path) {
+Result<std::string, Problem> readPasswordFile(const std::string& path) {
     std::ifstream in(path);
     if (!in)
-        return "cannot read the password file " + path;
+        return Problem{"cannot read the password file " + path};
     std::string line;
     std::getline(in, line);
     if (!line.empty() && line.back() == '\r')
         line.pop_back();
     if (line.empty())
-        return "the password file " + path + " is empty (the password is its first line)";
-    return line;
+        return Problem{"the password file " + path + " is empty (the password is its first line)"};
+    return password(std::move(line));
 }
 
-Result<std::string, std::string> resolvePassword(const Args& args, const Account& account,
-                                                 const std::optional<std::string>& environment,
-                                                 const std::function<std::optional<std::string>()>& prompt) {
+Result<std::string, Problem> resolvePassword(const Args& args, const Account& account,
+                                             const std::optional<std::string>& environment,
+                                             const std::function<std::optional<std::string>()>& prompt) {
     if (auto file = args.option("--password-file"); !file.empty())
         return readPasswordFile(file);
     if (environment && !environment->empty())
-        return *environment;
+        return password(*environment);
     if (!account.passwordFile.empty())
         return readPasswordFile(account.passwordFile);
     if (auto typed = prompt())
-        return *typed;
-    return std::string(
-        "no password: standard input is not a terminal, so set PARLEY_PASSWORD or pass "
-        "--password-file FILE");
+        return password(*typed);
+    return Problem{
+        std::string("no password: standard input is not a terminal, so set PARLEY_PASSWORD or pass "
+                    "--password-file FILE")};
 }
 
 std::string jsonString(std::string_view text) {

@@ -9,11 +9,20 @@
 #include <string>
 #include <vector>
 
+#include <boost/assert/source_location.hpp>
+
 #include "parley/base/result.h"
 #include "parley/client/error.h"
 #include "parley/client/options.h"
 
 namespace parley::cli {
+
+/// A problem with the command line, a file or the environment, in words for the user.
+struct Problem {
+    std::string message;
+};
+/// Lets Result<T, Problem>::value() compile; calling it on an error is a programming error.
+[[noreturn]] void throw_exception_from_error(const Problem& problem, const boost::source_location& location);
 
 /// Exit codes a script can rely on (also in `parley --help` and docs/client.md).
 enum ExitCode : int {
@@ -36,7 +45,7 @@ struct Args {
     std::string option(const std::string& name, const std::string& fallback = {}) const;
 };
 /// Parses `parley [options] COMMAND [args]`; options may come anywhere. The error is for people.
-Result<Args, std::string> parseArgs(const std::vector<std::string>& argv);
+Result<Args, Problem> parseArgs(const std::vector<std::string>& argv);
 
 /// What `parley login` stores (never the password itself; see passwordFile).
 struct Account {
@@ -52,21 +61,21 @@ struct Account {
 /// $XDG_CONFIG_HOME/parley, else $HOME/.config/parley; `override` (--config-dir) wins.
 std::filesystem::path configDirectory(const std::string& override);
 /// Reads `dir/account` ("key = value" lines). nullopt if there is none; an error names the line.
-Result<std::optional<Account>, std::string> loadAccount(const std::filesystem::path& dir);
-Result<void, std::string> saveAccount(const std::filesystem::path& dir, const Account& account);
+Result<std::optional<Account>, Problem> loadAccount(const std::filesystem::path& dir);
+Result<void, Problem> saveAccount(const std::filesystem::path& dir, const Account& account);
 /// The account file with the command line's options applied on top.
-Result<Account, std::string> accountFromArgs(const Args& args, std::optional<Account> stored);
+Result<Account, Problem> accountFromArgs(const Args& args, std::optional<Account> stored);
 /// Library options for an account and password.
-Result<client::ClientOptions, std::string> clientOptions(const Account& account, std::string password);
+Result<client::ClientOptions, Problem> clientOptions(const Account& account, std::string password);
 
 /// Reads the password from a file: its first line, without the line end.
-Result<std::string, std::string> readPasswordFile(const std::string& path);
+Result<std::string, Problem> readPasswordFile(const std::string& path);
 /// Where the password comes from, in order: --password-file, PARLEY_PASSWORD (`environment`, what
 /// getenv gave), the account's remembered password file, else `prompt` (nullopt: no terminal). Never
 /// from the command line itself, where ps(1) and shell history would show it.
-Result<std::string, std::string> resolvePassword(const Args& args, const Account& account,
-                                                 const std::optional<std::string>& environment,
-                                                 const std::function<std::optional<std::string>()>& prompt);
+Result<std::string, Problem> resolvePassword(const Args& args, const Account& account,
+                                             const std::optional<std::string>& environment,
+                                             const std::function<std::optional<std::string>()>& prompt);
 
 /// One JSON string literal (RFC 8259 escaping).
 std::string jsonString(std::string_view text);

@@ -84,13 +84,17 @@ int usage(const std::string& message) {
     return kUsage;
 }
 
+int usage(const Problem& problem) {
+    return usage(problem.message);
+}
+
 struct Session {
     Account account;
     std::filesystem::path configDir;
     std::string password;
 };
 
-Result<Session, std::string> session(const Args& args, bool jidFromPositional) {
+Result<Session, Problem> session(const Args& args, bool jidFromPositional) {
     Session s;
     s.configDir = configDirectory(args.option("--config-dir"));
     std::optional<Account> stored;
@@ -103,8 +107,8 @@ Result<Session, std::string> session(const Args& args, bool jidFromPositional) {
     Args effective = args;
     if (jidFromPositional) {
         if (args.positional.empty())
-            return "`parley " + args.command + "` needs the account's JID, e.g. parley " + args.command +
-                   " alice@example.org";
+            return Problem{"`parley " + args.command + "` needs the account's JID, e.g. parley " +
+                           args.command + " alice@example.org"};
         effective.options["--account"] = args.positional[0];
     }
     auto account = accountFromArgs(effective, stored);
@@ -121,7 +125,7 @@ Result<Session, std::string> session(const Args& args, bool jidFromPositional) {
     return s;
 }
 
-Result<client::ClientOptions, std::string> optionsOf(const Session& s, const Args& args) {
+Result<client::ClientOptions, Problem> optionsOf(const Session& s, const Args& args) {
     auto options = clientOptions(s.account, s.password);
     if (options && args.has("--no-receipts"))
         options->receipts = false;

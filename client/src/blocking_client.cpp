@@ -79,6 +79,10 @@ std::string BlockingClient::boundJid() {
     return onIoThread(io_, [this] { return client_.boundJid(); });
 }
 
+ConnectionInfo BlockingClient::connectionInfo() {
+    return onIoThread(io_, [this] { return client_.connectionInfo(); });
+}
+
 Outcome<void> BlockingClient::changePassword(std::string newPassword) {
     return run(client_.changePassword(std::move(newPassword)));
 }

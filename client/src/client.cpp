@@ -150,6 +150,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     asio::steady_timer reconnectTimer;
     asio::steady_timer closeTimer;
     bool lastConnectResumed = false;
+    ConnectionInfo info;
 
     // XEP-0198 state.
     bool smEnabled = false;
@@ -443,6 +444,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             }
             ++generation;
             connection = *conn;
+            info = ConnectionInfo{target.host, target.port, target.directTls, {}, {}, {}, false, false};
             outQueue.clear();
             writing = false;
             negotiationTimedOut = false;
@@ -537,6 +539,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         }
         const std::string mechanism =
             codec::chooseMechanism(offered, binding.has_value(), conn->isTls(), options.allowPlain);
+        info.tlsVersion = conn->tlsVersion();
         if (mechanism.empty()) {
             std::string list;
             for (const std::string& m : offered)
@@ -564,7 +567,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             initial = scram->clientFirst();
         }
         xml::Element auth("auth", std::string(ns::kSasl));
-        auth.setAttr("mechanism", scram ? scram->mechanismName() : mechanism);
+        info.mechanism = scram ? scram->mechanismName() : mechanism;
+        if (info.mechanism.ends_with("-PLUS") && binding)
+            info.channelBinding = binding->type;
+        auth.setAttr("mechanism", info.mechanism);
         auth.appendText(initial.empty() ? std::string("=") : base64Encode(initial));
         write(auth.toString());
         for (;;) {
@@ -1109,6 +1115,13 @@ std::string Client::boundJid() const {
 
 bool Client::canResume() const noexcept {
     return impl_->smResumable && !impl_->smId.empty();
+}
+
+ConnectionInfo Client::connectionInfo() const {
+    ConnectionInfo out = impl_->info;
+    out.streamManagement = impl_->smEnabled;
+    out.resumable = canResume();
+    return out;
 }
 
 void Client::dropConnectionForTest() {

@@ -15,7 +15,7 @@ namespace {
 
 Args parsed(std::vector<std::string> words) {
     auto args = parseArgs(words);
-    EXPECT_TRUE(args) << (args ? "" : args.error());
+    EXPECT_TRUE(args) << (args ? std::string() : args.error().message);
     return args ? *args : Args{};
 }
 
@@ -34,8 +34,8 @@ TEST(CliArgsTest, APasswordOnTheCommandLineIsRefusedWithTheAlternatives) {
                                            std::vector<std::string>{"login", "--password=x"}}) {
         auto args = parseArgs(words);
         ASSERT_FALSE(args);
-        EXPECT_NE(args.error().find("PARLEY_PASSWORD"), std::string::npos);
-        EXPECT_NE(args.error().find("--password-file"), std::string::npos);
+        EXPECT_NE(args.error().message.find("PARLEY_PASSWORD"), std::string::npos);
+        EXPECT_NE(args.error().message.find("--password-file"), std::string::npos);
     }
 }
 
@@ -66,7 +66,7 @@ TEST(CliAccountTest, SavedAccountLoadsBackAndTheCommandLineWins) {
     { std::ofstream(dir / "account") << "jid = a@b\ncolour = blue\n"; }
     auto bad = loadAccount(dir);
     ASSERT_FALSE(bad);
-    EXPECT_NE(bad.error().find(":2: unknown key 'colour'"), std::string::npos) << bad.error();
+    EXPECT_NE(bad.error().message.find(":2: unknown key 'colour'"), std::string::npos) << bad.error().message;
     std::filesystem::remove_all(dir);
     EXPECT_FALSE(accountFromArgs(parsed({"send"}), std::nullopt));  // no account at all
 }
@@ -84,7 +84,7 @@ TEST(CliPasswordTest, FileThenEnvironmentThenRememberedThenPrompt) {
     EXPECT_EQ(*resolvePassword(parsed({"send"}), {}, std::nullopt, prompt), "typed");
     auto none = resolvePassword(parsed({"send"}), {}, std::nullopt, noTerminal);
     ASSERT_FALSE(none);
-    EXPECT_NE(none.error().find("PARLEY_PASSWORD"), std::string::npos);
+    EXPECT_NE(none.error().message.find("PARLEY_PASSWORD"), std::string::npos);
     std::filesystem::remove(file);
 }
 
@@ -94,7 +94,7 @@ TEST(CliJsonTest, EscapesQuotesBackslashesAndControlCharacters) {
 
 // --- the binary -------------------------------------------------------------------------------
 
-struct Run {
+struct CliRun {
     int code = -1;
     std::string output;
 };
@@ -106,7 +106,7 @@ class CliBinaryTest : public ::testing::Test {
         std::filesystem::create_directories(home_);
     }
     // Runs `parley` for `user` (its own config directory) with the password in PARLEY_PASSWORD.
-    Run parley(const std::string& user, const std::string& password, const std::string& arguments,
+    CliRun parley(const std::string& user, const std::string& password, const std::string& arguments,
                const std::string& input = {}) {
         const auto config = home_ / user;
         std::string command = "PARLEY_PASSWORD='" + password + "' " PARLEY_CLI_PATH " --config-dir '" +
@@ -114,7 +114,7 @@ class CliBinaryTest : public ::testing::Test {
         if (!input.empty())
             command = "printf '%s' '" + input + "' | " + command;
         command += " 2>&1";
-        Run run;
+        CliRun run;
         FILE* pipe = popen(command.c_str(), "r");
         if (!pipe)
             return run;

@@ -119,6 +119,14 @@ TEST_F(ClientTest, StartTlsLogsInAndBindsTheResource) {
     ASSERT_TRUE(connected) << connected.error().describe();
     EXPECT_EQ(alice.boundJid(), "alice@localhost/laptop");
     EXPECT_TRUE(alice.isConnected());
+    // Parley offers channel binding (XEP-0440), so the strongest mechanism is used, and XEP-0198.
+    const ConnectionInfo info = alice.connectionInfo();
+    EXPECT_EQ(info.mechanism, "SCRAM-SHA-256-PLUS");
+    EXPECT_FALSE(info.channelBinding.empty());
+    EXPECT_FALSE(info.tlsVersion.empty());
+    EXPECT_FALSE(info.directTls);
+    EXPECT_TRUE(info.streamManagement);
+    EXPECT_TRUE(info.resumable);
     auto rtt = alice.ping();
     EXPECT_TRUE(rtt) << rtt.error().describe();
     alice.disconnect();
@@ -143,6 +151,7 @@ TEST_F(ClientTest, DirectTlsWithAPinnedFingerprint) {
     auto connected = alice.connect();
     ASSERT_TRUE(connected) << connected.error().describe();
     EXPECT_TRUE(alice.boundJid().starts_with("alice@localhost/"));
+    EXPECT_TRUE(alice.connectionInfo().directTls);
 }
 
 TEST_F(ClientTest, AnUntrustedCertificateFailsAndSaysHowToTrustIt) {
@@ -209,6 +218,9 @@ TEST_F(ClientTest, SrvRecordsAreTriedInOrderUntilOneWorks) {
     BlockingClient alice(o);
     auto connected = alice.connect();
     ASSERT_TRUE(connected) << connected.error().describe();
+    // The dead first record was skipped; the direct TLS record (priority 5) came before STARTTLS (10).
+    EXPECT_EQ(alice.connectionInfo().port, server_.directTlsPort());
+    EXPECT_TRUE(alice.connectionInfo().directTls);
     EXPECT_EQ(resolver->asked,
               (std::vector<std::string>{"_xmpps-client._tcp.localhost", "_xmpp-client._tcp.localhost"}));
 }

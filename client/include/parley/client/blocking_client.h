@@ -62,6 +62,7 @@ class BlockingClient {
     void disconnect();
     bool isConnected();
     std::string boundJid();
+    ConnectionInfo connectionInfo();
 
     Outcome<void> changePassword(std::string newPassword);
     Outcome<void> deleteAccount();

@@ -21,6 +21,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -60,6 +61,18 @@ struct Handlers {
     std::function<void(bool resumed)> reconnected;
 };
 
+/// How the current connection was made (for logs, `parley --verbose`, and tests).
+struct ConnectionInfo {
+    std::string host;  ///< where we connected (SRV target or options.host)
+    std::uint16_t port = 0;
+    bool directTls = false;         ///< XEP-0368 direct TLS rather than STARTTLS
+    std::string tlsVersion;         ///< e.g. "TLSv1.3"; empty without TLS
+    std::string mechanism;          ///< SASL mechanism used, e.g. "SCRAM-SHA-256-PLUS"
+    std::string channelBinding;     ///< e.g. "tls-exporter"; empty without channel binding
+    bool streamManagement = false;  ///< XEP-0198 is on
+    bool resumable = false;         ///< and the session can be resumed
+};
+
 class Client {
   public:
     using Executor = boost::asio::any_io_executor;
@@ -86,6 +99,8 @@ class Client {
     std::string boundJid() const;
     /// XEP-0198 resumption is possible if the connection breaks now.
     bool canResume() const noexcept;
+    /// Details of the current (or last) connection.
+    ConnectionInfo connectionInfo() const;
 
     // --- account (XEP-0077) --------------------------------------------------------------------
 
