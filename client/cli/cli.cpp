@@ -16,7 +16,8 @@ const std::set<std::string> kValueOptions{
     "--account",           "--config-dir", "--host",     "--port",    "--password-file", "--trust-cert",
     "--trust-fingerprint", "--limit",      "--resource", "--timeout", "--name",          "--group"};
 const std::set<std::string> kFlags{
-    "--json", "--direct-tls", "--starttls", "--plaintext", "--remember-password", "--help", "--no-receipts"};
+    "--json", "--direct-tls",  "--starttls", "--plaintext", "--remember-password",
+    "--help", "--no-receipts", "--verbose"};
 
 std::string trim(std::string_view text) {
     const auto begin = text.find_first_not_of(" \t\r");

@@ -46,6 +46,7 @@ options:
   --remember-password     (login, register) keep the password in ~/.config/parley/password, mode 0600
   --resource NAME         the resource to bind
   --json                  (listen, history) one JSON object per line
+  --verbose               say how the connection was made (TLS, SASL mechanism, stream management)
   --config-dir DIR        instead of ~/.config/parley
 
 exit codes: 0 ok, 1 refused by the server, 2 usage, 3 cannot reach the server (DNS, TCP, TLS),
@@ -210,6 +211,14 @@ int runCommand(const Args& args) {
     auto connected = client.connect();
     if (!connected)
         return fail(connected.error());
+    if (args.has("--verbose")) {
+        const client::ConnectionInfo info = client.connectionInfo();
+        std::cerr << "parley: connected to " << info.host << " port " << info.port << " ("
+                  << (info.directTls ? "direct TLS" : "STARTTLS") << ", " << info.tlsVersion << "), "
+                  << info.mechanism << (info.channelBinding.empty() ? "" : " with " + info.channelBinding)
+                  << ", stream management " << (info.streamManagement ? "on" : "off") << ", as "
+                  << client.boundJid() << "\n";
+    }
     if (command == "login")
         return remember(*s, args);
 
@@ -329,6 +338,8 @@ int runCommand(const Args& args) {
             return fail(page.error());
         for (const auto& archived : page->messages) {
             const auto& m = archived.message;
+            if (m.body.empty())
+                continue;  // receipts and chat states that the server archived too
             const std::string stamp = client::formatTimestamp(archived.timestamp);
             if (args.has("--json"))
                 std::cout << "{\"id\":" << jsonString(archived.archiveId) << ",\"time\":" << jsonString(stamp)
