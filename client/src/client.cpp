@@ -402,20 +402,45 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         co_return verifyCertificate(*conn);
     }
 
+    // A TCP connect with its own deadline (options.requestTimeout): an unreachable address that drops
+    // packets would otherwise hold us for the system's minutes before the next SRV target is tried.
+    struct ConnectAttempt {
+        explicit ConnectAttempt(const Executor& ex) : socket(ex), timer(ex) {}
+        tcp::socket socket;
+        asio::steady_timer timer;
+        bool timedOut = false;
+    };
+
+    static asio::awaitable<void> watchConnect(std::shared_ptr<ConnectAttempt> attempt) {
+        auto [ec] = co_await attempt->timer.async_wait(kTuple);
+        if (!ec) {
+            attempt->timedOut = true;
+            error_code ignored;
+            attempt->socket.close(ignored);  // ends the pending connect with operation_aborted
+        }
+    }
+
     asio::awaitable<Outcome<std::shared_ptr<net::Connection>>> connectTcp(ConnectTarget target) {
         tcp::resolver resolver(executor);
-        auto [resolveError, endpoints] =
-            co_await resolver.async_resolve(target.host, std::to_string(target.port), kTuple);
+        const std::string port = std::to_string(target.port);
+        auto [resolveError, endpoints] = co_await resolver.async_resolve(target.host, port, kTuple);
         if (resolveError)
             co_return Error{ErrorKind::Dns, "host-not-found",
                             "cannot find the address of " + target.host + ": " + resolveError.message()};
-        tcp::socket socket(executor);
-        auto [connectError, endpoint] = co_await asio::async_connect(socket, endpoints, kTuple);
-        if (connectError)
+        auto attempt = std::make_shared<ConnectAttempt>(executor);
+        attempt->timer.expires_after(options.requestTimeout);
+        asio::co_spawn(executor, watchConnect(attempt), asio::detached);
+        auto [connectError, endpoint] = co_await asio::async_connect(attempt->socket, endpoints, kTuple);
+        attempt->timer.cancel();
+        if (connectError) {
+            const std::string reason =
+                attempt->timedOut
+                    ? "no answer within " + std::to_string(options.requestTimeout.count()) + " ms"
+                    : connectError.message();
             co_return Error{ErrorKind::Network, "connection-failed",
-                            "cannot connect to " + target.host + " port " + std::to_string(target.port) +
-                                ": " + connectError.message()};
-        co_return std::make_shared<net::Connection>(std::move(socket));
+                            "cannot connect to " + target.host + " port " + port + ": " + reason};
+        }
+        co_return std::make_shared<net::Connection>(std::move(attempt->socket));
     }
 
     static asio::awaitable<void> watchNegotiation(std::shared_ptr<Impl> self,

@@ -64,7 +64,7 @@ struct ClientOptions {
     /// Ask for XEP-0184 delivery receipts on sent chat messages, and answer requests for them.
     bool receipts = true;
 
-    /// How long to wait for the server to answer an iq or a negotiation step.
+    /// How long to wait for a TCP connect, for each negotiation step, and for the answer to an iq.
     std::chrono::milliseconds requestTimeout{30000};
 
     /// SRV lookups; null means the system resolver. Tests inject a fake one.
