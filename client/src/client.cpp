@@ -58,16 +58,7 @@ Error networkError(const error_code& ec, const std::string& where) {
 
 // The <stream:error/> as an Error (RFC 6120 §4.9.3).
 Error streamError(const xml::Element& error) {
-    Error out{ErrorKind::Stream, "undefined-condition", {}};
-    for (const xml::Element* child : error.children()) {
-        if (child->ns() != ns::kStreamErrors)
-            continue;
-        if (child->name() == "text")
-            out.text = child->text();
-        else
-            out.condition = child->name();
-    }
-    return out;
+    return codec::errorFromConditions(error, ns::kStreamErrors, ErrorKind::Stream, "undefined-condition");
 }
 
 xml::Element iqElement(std::string_view type, const std::string& to, xml::Element payload) {
@@ -627,13 +618,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                 }
                 co_return Outcome<void>{};
             } else if (reply->is("failure", ns::kSasl)) {
-                Error error{ErrorKind::Sasl, "not-authorized", {}};
-                for (const xml::Element* c : reply->children()) {
-                    if (c->name() == "text")
-                        error.text = c->text();
-                    else
-                        error.condition = c->name();
-                }
+                // RFC 6120 §6.5: the condition and text are children in the SASL namespace.
+                Error error =
+                    codec::errorFromConditions(*reply, ns::kSasl, ErrorKind::Sasl, "not-authorized");
                 if (error.condition == "not-authorized" && error.text.empty())
                     error.text = "wrong user name or password for " + std::string(account->bareView());
                 co_return error;

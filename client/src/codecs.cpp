@@ -23,19 +23,11 @@ bool parseDigits(std::string_view text, std::size_t pos, std::size_t count, int&
     return ec == std::errc() && end == begin + count;
 }
 
+// RFC 6121 §4.7.2.1: <show/> values are our names, except that Available and Unavailable have none.
 std::string_view presenceShow(Availability availability) {
-    switch (availability) {
-        case Availability::Chat:
-            return "chat";
-        case Availability::Away:
-            return "away";
-        case Availability::ExtendedAway:
-            return "xa";
-        case Availability::DoNotDisturb:
-            return "dnd";
-        default:
-            return {};
-    }
+    if (availability == Availability::Available || availability == Availability::Unavailable)
+        return {};
+    return toString(availability);
 }
 
 void setChildText(xml::Element& parent, std::string_view name, const std::string& value) {
@@ -103,13 +95,11 @@ std::string formatTimestamp(std::chrono::system_clock::time_point time) {
     return out;
 }
 
-Error stanzaError(const xml::Element& stanza) {
-    Error error{ErrorKind::Stanza, "undefined-condition", {}};
-    const xml::Element* element = stanza.findChild("error", stanza.ns());
-    if (!element)
-        return error;
-    for (const xml::Element* child : element->children()) {
-        if (child->ns() != ns::kStanzaErrors)
+Error errorFromConditions(const xml::Element& element, std::string_view conditionNs, ErrorKind kind,
+                          std::string fallback) {
+    Error error{kind, std::move(fallback), {}};
+    for (const xml::Element* child : element.children()) {
+        if (child->ns() != conditionNs)
             continue;
         if (child->name() == "text")
             error.text = child->text();
@@ -117,6 +107,13 @@ Error stanzaError(const xml::Element& stanza) {
             error.condition = child->name();
     }
     return error;
+}
+
+Error stanzaError(const xml::Element& stanza) {
+    const xml::Element* element = stanza.findChild("error", stanza.ns());
+    if (!element)
+        return Error{ErrorKind::Stanza, "undefined-condition", {}};
+    return errorFromConditions(*element, ns::kStanzaErrors, ErrorKind::Stanza, "undefined-condition");
 }
 
 RosterItem decodeRosterItem(const xml::Element& item) {

@@ -35,6 +35,10 @@ inline constexpr std::string_view kSm = "urn:xmpp:sm:3";
 std::optional<std::chrono::system_clock::time_point> parseTimestamp(std::string_view text);
 std::string formatTimestamp(std::chrono::system_clock::time_point time);
 
+/// The condition and <text/> among the children of `element` in namespace `conditionNs` (the shape
+/// of stanza errors, stream errors and SASL failures); `fallback` when it names no condition.
+Error errorFromConditions(const xml::Element& element, std::string_view conditionNs, ErrorKind kind,
+                          std::string fallback);
 /// The Error of an iq/message/presence of type 'error' (RFC 6120 §8.3).
 Error stanzaError(const xml::Element& stanza);
 

@@ -107,10 +107,13 @@ class CliBinaryTest : public ::testing::Test {
     }
     // Runs `parley` for `user` (its own config directory) with the password in PARLEY_PASSWORD.
     CliRun parley(const std::string& user, const std::string& password, const std::string& arguments,
-               const std::string& input = {}) {
+                  const std::string& input = {}) {
         const auto config = home_ / user;
-        std::string command = "PARLEY_PASSWORD='" + password + "' " PARLEY_CLI_PATH " --config-dir '" +
-                              config.string() + "' " + arguments;
+        // An empty password: none in the environment (the remembered one, or no terminal to ask on).
+        const std::string environment =
+            password.empty() ? "env -u PARLEY_PASSWORD " : "PARLEY_PASSWORD='" + password + "' ";
+        std::string command =
+            environment + PARLEY_CLI_PATH " --config-dir '" + config.string() + "' " + arguments;
         if (!input.empty())
             command = "printf '%s' '" + input + "' | " + command;
         command += " 2>&1";
@@ -137,11 +140,15 @@ class CliBinaryTest : public ::testing::Test {
 TEST_F(CliBinaryTest, AFriendshipAndAChatScriptedWithTheCommandLine) {
     auto reg = parley("alice", "alice-pw", "register alice@localhost " + connection());
     ASSERT_EQ(reg.code, 0) << reg.output;
-    ASSERT_EQ(parley("bob", "bob-pw", "register bob@localhost " + connection()).code, 0);
+    ASSERT_EQ(parley("bob", "bob-pw", "register bob@localhost --remember-password " + connection()).code, 0);
+    // The remembered password is readable by its owner only, and used when no other source is given.
+    const auto remembered = std::filesystem::status(home_ / "bob" / "password").permissions();
+    EXPECT_EQ(remembered & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     // Later commands use the remembered account: no connection options needed.
     auto add = parley("alice", "alice-pw", "roster add bob@localhost Bob");
     ASSERT_EQ(add.code, 0) << add.output;
-    auto approve = parley("bob", "bob-pw", "roster approve alice@localhost");
+    auto approve = parley("bob", "", "roster approve alice@localhost");
     ASSERT_EQ(approve.code, 0) << approve.output;
     auto list = parley("alice", "alice-pw", "roster list");
     ASSERT_EQ(list.code, 0) << list.output;
@@ -157,6 +164,19 @@ TEST_F(CliBinaryTest, AFriendshipAndAChatScriptedWithTheCommandLine) {
     EXPECT_NE(history.output.find("\"body\":\"hello from the command line\""), std::string::npos)
         << history.output;
     EXPECT_NE(history.output.find("\"body\":\"disk full on db1\""), std::string::npos) << history.output;
+
+    // `parley chat` sends each line of its input, and ends when the input does.
+    auto chat = parley("bob", "", "chat alice@localhost", "first line\nsecond line\n");
+    ASSERT_EQ(chat.code, 0) << chat.output;
+    auto replies = parley("alice", "alice-pw", "history bob@localhost");
+    ASSERT_EQ(replies.code, 0) << replies.output;
+    EXPECT_NE(replies.output.find("bob@localhost/"), std::string::npos) << replies.output;
+    EXPECT_LT(replies.output.find(": first line"), replies.output.find(": second line")) << replies.output;
+    EXPECT_NE(replies.output.find(": second line"), std::string::npos) << replies.output;
+    // Without any password source and no terminal, the error says what to do.
+    auto nopassword = parley("alice", "", "roster list");
+    EXPECT_EQ(nopassword.code, kUsage) << nopassword.output;
+    EXPECT_NE(nopassword.output.find("PARLEY_PASSWORD"), std::string::npos) << nopassword.output;
 }
 
 TEST_F(CliBinaryTest, ExitCodesScriptsCanRelyOn) {
