@@ -63,6 +63,18 @@ class Inbox {
         }
     }
 
+    // Whether an event like this has arrived and not been taken yet (looks only at what is queued).
+    template <class T>
+    bool has(std::function<bool(const T&)> accept) {
+        while (auto event = client_.nextEvent(0ms))
+            seen_.push_back(std::move(*event));
+        for (const Event& event : seen_) {
+            if (auto* candidate = std::get_if<T>(&event); candidate && accept(*candidate))
+                return true;
+        }
+        return false;
+    }
+
   private:
     BlockingClient& client_;
     std::vector<Event> seen_;
@@ -457,14 +469,21 @@ TEST_F(ClientTest, StreamManagementResumesAfterTheConnectionBreaks) {
     ASSERT_TRUE(bob.connect());
 
     alice.dropConnectionForTest();
+    // Sent while Alice's connection is down or coming back: the server keeps it in its unacknowledged
+    // queue (or delivers it to the resumed stream), and it must arrive exactly once.
+    ASSERT_TRUE(bob.sendMessage(before, "during the break"));
     auto back = waitFor<Reconnected>(aliceIn);
     ASSERT_TRUE(back);
     EXPECT_TRUE(back->resumed);  // XEP-0198 §5: the same session, not a new one
     EXPECT_EQ(alice.boundJid(), before);
+    EXPECT_TRUE(waitFor<Message>(aliceIn, withBody("during the break")));
     ASSERT_TRUE(bob.sendMessage(before, "still there?"));
     EXPECT_TRUE(waitFor<Message>(aliceIn, withBody("still there?")));
-    // The resumed stream still answers requests.
+    // The resumed stream still answers requests; after the answer, nothing was delivered twice.
     EXPECT_TRUE(alice.ping());
+    ASSERT_TRUE(bob.ping());
+    EXPECT_TRUE(alice.ping());
+    EXPECT_FALSE(aliceIn.has<Message>([](const Message& m) { return m.body == "during the break"; }));
 }
 
 TEST_F(ClientTest, WithoutResumptionReconnectingBindsAFreshSession) {

@@ -9,7 +9,8 @@
 //   c.sendMessage("ops@example.org", "disk full on db1");
 //   auto page = c.history({.with = "ops@example.org", .latest = true});
 //
-// A BlockingClient may be used from one thread at a time.
+// Calls may come from any thread, one call at a time, except that nextEvent() may wait on one thread
+// while another thread makes calls (an interactive chat reads input and prints events at once).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

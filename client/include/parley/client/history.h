@@ -2,6 +2,7 @@
 // Message history from the server's archive (XEP-0313 Message Archive Management), paged with
 // XEP-0059 Result Set Management.
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
