@@ -123,7 +123,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     Handlers handlers;
     Backoff backoff;
     std::optional<Jid> account;
-    std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tlsContext{nullptr, &SSL_CTX_free};
+    std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> tlsContext{nullptr, &SSL_CTX_free};        // STARTTLS
+    std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)> directTlsContext{nullptr, &SSL_CTX_free};  // with ALPN
     std::shared_ptr<net::Connection> connection;
     std::uint64_t generation = 0;  // bumped per connection; coroutines of an older one stop
     xml::StreamParser parser;
@@ -285,6 +286,35 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
 
     // --- connecting --------------------------------------------------------------------------------
 
+    using TlsContext = std::unique_ptr<SSL_CTX, void (*)(SSL_CTX*)>;
+
+    Outcome<TlsContext> makeTlsContext(bool alpn) {
+        auto ctx = net::makeClientTlsContext(false);  // verification is ours, after the handshake
+        if (!ctx)
+            return Error{ErrorKind::Tls, "tls-setup-failed", "OpenSSL could not create a TLS context"};
+        // The chain is still checked with SSL_VERIFY_NONE; we read the verdict afterwards, so that
+        // the error can say what was wrong and print the fingerprint.
+        if (!options.trust.certificateFile.empty()) {
+            if (SSL_CTX_load_verify_locations(ctx.get(), options.trust.certificateFile.c_str(), nullptr) !=
+                1) {
+                ERR_clear_error();
+                return usage("bad-option", "cannot read the certificate file '" +
+                                               options.trust.certificateFile +
+                                               "': it must be a PEM file holding the server's certificate");
+            }
+            // A pinned server certificate need not be a self-signed CA.
+            X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx.get()), X509_V_FLAG_PARTIAL_CHAIN);
+        } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
+            ERR_clear_error();
+        }
+        if (alpn) {
+            // XEP-0368 §4: direct TLS clients announce the protocol with ALPN "xmpp-client".
+            static constexpr unsigned char kAlpn[] = "\x0bxmpp-client";
+            SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof kAlpn - 1);
+        }
+        return Outcome<TlsContext>(boost::system::in_place_value, std::move(ctx));
+    }
+
     Outcome<void> prepare() {
         auto jid = Jid::parse(options.jid);
         if (!jid || !jid->hasLocal())
@@ -293,25 +323,14 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             options.resource = std::string(jid->resource());
         account = jid->bare();
         if (!tlsContext) {
-            auto ctx = net::makeClientTlsContext(false);  // verification is ours, after the handshake
-            if (!ctx)
-                return Error{ErrorKind::Tls, "tls-setup-failed", "OpenSSL could not create a TLS context"};
-            // The chain is still checked with SSL_VERIFY_NONE; we read the verdict afterwards, so that
-            // the error can say what was wrong and print the fingerprint.
-            if (!options.trust.certificateFile.empty()) {
-                if (SSL_CTX_load_verify_locations(ctx.get(), options.trust.certificateFile.c_str(),
-                                                  nullptr) != 1) {
-                    ERR_clear_error();
-                    return usage("bad-option",
-                                 "cannot read the certificate file '" + options.trust.certificateFile +
-                                     "': it must be a PEM file holding the server's certificate");
-                }
-                // A pinned server certificate need not be a self-signed CA.
-                X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx.get()), X509_V_FLAG_PARTIAL_CHAIN);
-            } else if (SSL_CTX_set_default_verify_paths(ctx.get()) != 1) {
-                ERR_clear_error();
-            }
-            tlsContext = std::move(ctx);
+            auto plain = makeTlsContext(false);
+            if (!plain)
+                return plain.error();
+            auto direct = makeTlsContext(true);
+            if (!direct)
+                return direct.error();
+            tlsContext = std::move(*plain);
+            directTlsContext = std::move(*direct);
         }
         return {};
     }
@@ -382,10 +401,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         return {};
     }
 
-    asio::awaitable<Outcome<void>> startTls(std::shared_ptr<net::Connection> conn) {
+    asio::awaitable<Outcome<void>> startTls(std::shared_ptr<net::Connection> conn, bool direct) {
         auto ascii = domainToAscii(account->domain());
         std::string serverName = ascii ? *ascii : std::string(account->domain());
-        const error_code ec = co_await conn->connectTls(tlsContext.get(), std::move(serverName));
+        SSL_CTX* ctx = direct ? directTlsContext.get() : tlsContext.get();
+        const error_code ec = co_await conn->connectTls(ctx, std::move(serverName));
         if (ec)
             co_return Error{
                 ErrorKind::Tls, "handshake-failed",
@@ -483,7 +503,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     asio::awaitable<Outcome<void>> negotiate(std::shared_ptr<net::Connection> conn, ConnectTarget target,
                                              Purpose purpose) {
         if (target.directTls) {
-            auto secured = co_await startTls(conn);
+            auto secured = co_await startTls(conn, true);
             if (!secured)
                 co_return secured.error();
         }
@@ -498,7 +518,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
                     co_return answer.error();
                 if (!answer->is("proceed", ns::kTls))
                     co_return Error{ErrorKind::Tls, "starttls-failed", "the server refused STARTTLS"};
-                auto secured = co_await startTls(conn);
+                auto secured = co_await startTls(conn, false);
                 if (!secured)
                     co_return secured.error();
                 features = co_await openStream(conn);

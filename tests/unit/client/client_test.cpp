@@ -13,6 +13,7 @@
 
 #include <cstdio>
 #include <map>
+#include <thread>
 
 #include "codecs.h"
 #include "parley/client/blocking_client.h"
@@ -164,6 +165,45 @@ TEST_F(ClientTest, DirectTlsWithAPinnedFingerprint) {
     ASSERT_TRUE(connected) << connected.error().describe();
     EXPECT_TRUE(alice.boundJid().starts_with("alice@localhost/"));
     EXPECT_TRUE(alice.connectionInfo().directTls);
+}
+
+// XEP-0368 §4: a direct TLS client announces "xmpp-client" with ALPN. A bare TLS server on a thread
+// records what the client offered, then closes (the client's failure after the handshake is expected).
+TEST_F(ClientTest, DirectTlsOffersAlpnXmppClient) {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    const std::uint16_t port = acceptor.local_endpoint().port();
+    std::string offered;
+    std::thread server([&] {
+        SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+        SSL_CTX_use_certificate_chain_file(ctx, certificateFile().c_str());
+        SSL_CTX_use_PrivateKey_file(ctx, (server_.directory() / "certs" / "localhost.key").c_str(),
+                                    SSL_FILETYPE_PEM);
+        SSL_CTX_set_alpn_select_cb(
+            ctx,
+            [](SSL*, const unsigned char** out, unsigned char* outLength, const unsigned char* in,
+               unsigned inLength, void* arg) {
+                static_cast<std::string*>(arg)->assign(reinterpret_cast<const char*>(in), inLength);
+                *out = in + 1;
+                *outLength = in[0];
+                return SSL_TLSEXT_ERR_OK;
+            },
+            &offered);
+        boost::asio::ip::tcp::socket socket = acceptor.accept();
+        SSL* ssl = SSL_new(ctx);
+        SSL_set_fd(ssl, socket.native_handle());
+        SSL_accept(ssl);
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+        SSL_CTX_free(ctx);
+    });
+    auto o = options("alice", "secret", TlsMode::DirectTls);
+    o.port = port;
+    BlockingClient alice(o);
+    auto connected = alice.connect();
+    server.join();
+    EXPECT_FALSE(connected);
+    EXPECT_EQ(offered, std::string("\x0bxmpp-client"));
 }
 
 TEST_F(ClientTest, AnUntrustedCertificateFailsAndSaysHowToTrustIt) {
