@@ -117,12 +117,16 @@ void onSrv(void* arg, int status, int /*timeouts*/, unsigned char* answer, int l
 
 // Runs one query to completion on the calling thread (a helper thread: the caller's executor never
 // blocks). c-ares applies its own timeouts and retries (resolv.conf), so the loop always ends.
-std::vector<SrvRecord> lookupBlocking(const std::string& name) {
+std::vector<SrvRecord> lookupBlocking(const std::string& name, const std::string& nameservers) {
     static std::once_flag initOnce;
     std::call_once(initOnce, [] { ares_library_init(ARES_LIB_INIT_ALL); });
     ares_channel channel = nullptr;
     if (ares_init(&channel) != ARES_SUCCESS)
         return {};
+    if (!nameservers.empty() && ares_set_servers_ports_csv(channel, nameservers.c_str()) != ARES_SUCCESS) {
+        ares_destroy(channel);
+        return {};
+    }
     SrvQuery query;
     ares_query(channel, name.c_str(), ns_c_in, ns_t_srv, &onSrv, &query);
     for (;;) {
@@ -141,29 +145,31 @@ std::vector<SrvRecord> lookupBlocking(const std::string& name) {
     return query.records;
 }
 
-asio::awaitable<std::vector<SrvRecord>> lookupOnThisThread(std::string name) {
-    co_return lookupBlocking(name);
+asio::awaitable<std::vector<SrvRecord>> lookupOnThisThread(std::string name, std::string nameservers) {
+    co_return lookupBlocking(name, nameservers);
 }
 
 class CaresResolver final : public Resolver {
   public:
+    explicit CaresResolver(std::string nameservers) : nameservers_(std::move(nameservers)) {}
     ~CaresResolver() override { pool_.join(); }
 
     asio::awaitable<std::vector<SrvRecord>> lookupSrv(std::string name) override {
         // The blocking c-ares loop runs on the pool's thread; the result comes back to our executor.
-        auto work = lookupOnThisThread(std::move(name));
+        auto work = lookupOnThisThread(std::move(name), nameservers_);
         auto task = asio::co_spawn(pool_, std::move(work), asio::use_awaitable);
         co_return co_await std::move(task);
     }
 
   private:
+    std::string nameservers_;
     asio::thread_pool pool_{1};
 };
 
 }  // namespace
 
-std::shared_ptr<Resolver> makeSystemResolver() {
-    return std::make_shared<CaresResolver>();
+std::shared_ptr<Resolver> makeSystemResolver(std::string nameservers) {
+    return std::make_shared<CaresResolver>(std::move(nameservers));
 }
 
 }  // namespace parley::client

@@ -1,6 +1,16 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <map>
+#include <thread>
 
 #include "parley/client/resolver.h"
 
@@ -74,6 +84,124 @@ TEST(ConnectTargetsTest, ADotTargetMeansTheServiceIsNotOffered) {
     std::vector<SrvRecord> direct{{"tls.example.org", 443, 0, 0}};
     EXPECT_EQ(connectTargets("example.org", direct, none, sequence({0.3})),
               (std::vector<ConnectTarget>{{"tls.example.org", 443, true}}));
+}
+
+// --- the c-ares resolver against a DNS server on loopback ----------------------------------------
+
+// Answers SRV queries for one name with fixed records (RFC 1035 §4.1, RFC 2782 RDATA) and every other
+// name with NXDOMAIN, until `queries` queries were answered or nothing came for 10 s.
+class TinyDnsServer {
+  public:
+    TinyDnsServer(std::string name, std::vector<SrvRecord> records, int queries)
+        : name_(std::move(name)), records_(std::move(records)) {
+        fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+        socklen_t length = sizeof address;
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+        port_ = ntohs(address.sin_port);
+        timeval guard{10, 0};  // a bound on a broken test, not a wait for time to pass
+        setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &guard, sizeof guard);
+        thread_ = std::thread([this, queries] {
+            for (int i = 0; i < queries; ++i) {
+                if (!answerOne())
+                    break;
+            }
+        });
+    }
+    ~TinyDnsServer() {
+        thread_.join();
+        close(fd_);
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  private:
+    static void put16(std::string& out, std::uint16_t value) {
+        out += static_cast<char>(value >> 8);
+        out += static_cast<char>(value & 0xFF);
+    }
+    static std::string encodeName(const std::string& name) {
+        std::string out;
+        std::size_t start = 0;
+        while (start < name.size()) {
+            const std::size_t dot = std::min(name.find('.', start), name.size());
+            out += static_cast<char>(dot - start);
+            out += name.substr(start, dot - start);
+            start = dot + 1;
+        }
+        return out + '\0';
+    }
+    bool answerOne() {
+        char buffer[512];
+        sockaddr_in peer{};
+        socklen_t peerLength = sizeof peer;
+        const ssize_t got =
+            recvfrom(fd_, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&peer), &peerLength);
+        if (got < 12)
+            return false;
+        // The question: labels from offset 12 to the root label, then QTYPE and QCLASS.
+        std::string qname;
+        std::size_t pos = 12;
+        while (pos < static_cast<std::size_t>(got) && buffer[pos] != 0) {
+            const auto length = static_cast<unsigned char>(buffer[pos]);
+            qname += (qname.empty() ? "" : ".") + std::string(buffer + pos + 1, length);
+            pos += 1 + length;
+        }
+        const std::size_t questionEnd = pos + 5;
+        const bool known = qname == name_;
+        std::string reply(buffer, 2);               // the query's id
+        put16(reply, known ? 0x8180 : 0x8183);      // response, recursion; NXDOMAIN when unknown
+        put16(reply, 1);                            // one question
+        put16(reply, known ? records_.size() : 0);  // answers
+        put16(reply, 0);
+        put16(reply, 0);
+        reply.append(buffer + 12, questionEnd - 12);
+        for (const SrvRecord& r : known ? records_ : std::vector<SrvRecord>{}) {
+            put16(reply, 0xC00C);  // the name: a pointer to the question's
+            put16(reply, 33);      // SRV
+            put16(reply, 1);       // IN
+            put16(reply, 0);
+            put16(reply, 60);  // TTL
+            const std::string target = encodeName(r.target);
+            put16(reply, static_cast<std::uint16_t>(6 + target.size()));
+            put16(reply, r.priority);
+            put16(reply, r.weight);
+            put16(reply, r.port);
+            reply += target;
+        }
+        sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&peer), peerLength);
+        return true;
+    }
+
+    std::string name_;
+    std::vector<SrvRecord> records_;
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+std::vector<SrvRecord> lookup(Resolver& resolver, std::string name) {
+    boost::asio::io_context io;
+    auto task = resolver.lookupSrv(std::move(name));
+    auto result = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+    io.run();
+    return result.get();
+}
+
+TEST(SystemResolverTest, CaresReadsSrvRecordsAndAnUnknownNameGivesNone) {
+    TinyDnsServer dns("_xmpp-client._tcp.example.test",
+                      {{"xmpp1.example.test", 5222, 10, 60}, {"xmpp2.example.test", 5223, 20, 0}}, 2);
+    auto resolver = makeSystemResolver(dns.address());
+    auto records = lookup(*resolver, "_xmpp-client._tcp.example.test");
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].target, "xmpp1.example.test");  // without the root's trailing dot
+    EXPECT_EQ(records[0].port, 5222);
+    EXPECT_EQ(records[0].priority, 10);
+    EXPECT_EQ(records[0].weight, 60);
+    EXPECT_EQ(records[1].port, 5223);
+    EXPECT_TRUE(lookup(*resolver, "_xmpps-client._tcp.example.test").empty());
 }
 
 }  // namespace

@@ -39,7 +39,8 @@ class Resolver {
 };
 
 /// The system resolver (c-ares, reading /etc/resolv.conf). Lookups run on a helper thread.
-std::shared_ptr<Resolver> makeSystemResolver();
+/// `nameservers` ("127.0.0.1:5353,[::1]:53") replaces the configured servers (tests, split DNS).
+std::shared_ptr<Resolver> makeSystemResolver(std::string nameservers = {});
 
 /// RFC 2782 order: ascending priority; within one priority, a weighted random selection (a record of
 /// weight w is picked next with probability w / sum of the remaining weights; weight-0 records get a
