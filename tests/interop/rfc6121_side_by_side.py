@@ -46,8 +46,10 @@ class Prosody:
     """Prosody on loopback ports with its own configuration, certificate and data in a temporary folder,
     in the foreground (no service manager). As root it stays root (run_as_root), inside that folder."""
 
-    def __init__(self, binary):
+    def __init__(self, binary, extra_modules=()):
         self.binary = binary
+        self.modules = ["roster", "saslauth", "tls", "disco", "ping", "register", "offline", "posix",
+                        *extra_modules]
         self.dir = tempfile.mkdtemp(prefix="prosody-interop-")
         self.port = free_port()
         self.process = None
@@ -71,7 +73,7 @@ log = {{ {{ levels = {{ min = "info" }}, to = "console" }} }}
 interfaces = {{ "127.0.0.1" }}
 c2s_ports = {{ {self.port} }}
 s2s_ports = {{ {free_port()} }}
-modules_enabled = {{ "roster", "saslauth", "tls", "disco", "ping", "register", "offline", "posix" }}
+modules_enabled = {{ {", ".join('"' + m + '"' for m in self.modules)} }}
 modules_disabled = {{ "s2s" }}
 allow_registration = true
 min_seconds_between_registrations = 0
