@@ -132,6 +132,7 @@ void TestServer::advanceClock(std::chrono::seconds by) {
     clock_->advance(by);
     server_->c2s().sweepTimeoutsForTest();
     server_->core().iqTracker().expire(clock_->now());
+    server_->core().timers().runDue();
     // The sweeps run on the loops; a marker posted after them on each loop (handlers posted from one
     // thread run in order) tells when they are done, so the caller sees their effects. Bounded wait.
     std::vector<std::future<void>> done;
@@ -144,6 +145,10 @@ void TestServer::advanceClock(std::chrono::seconds by) {
         EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready)
             << "timeout sweep did not run";
     }
+    // Module timers that became due were started by then; their work (which may wait for storage)
+    // is done once none runs.
+    EXPECT_TRUE(waitFor([this] { return server_->core().timers().runningForTest() == 0; }))
+        << "a module timer's work did not finish";
 }
 
 bool TestServer::waitFor(const std::function<bool()>& predicate) {
