@@ -16,6 +16,7 @@
 #include <set>
 
 #include "parley/base/random.h"
+#include "parley/modules/options.h"
 #include "parley/server/keyed_mutex.h"
 #include "parley/server/module.h"
 #include "parley/storage/storage.h"
@@ -102,12 +103,15 @@ StanzaPtr readdressed(const Stanza& presence, const Jid& from, const Jid& to) {
     return std::make_shared<const Stanza>(std::move(copy));
 }
 
+// RFC 6121 §2.1.3 lets a server limit the roster; `max_items` says how far.
+constexpr std::size_t kDefaultMaxItems = 1000;
+
 class RosterModule final : public Module {
   public:
     void start(ModuleContext& context) override {
         ctx_ = &context;
         slot_ = context.allocateSessionSlot();
-        maxItems_ = parseCount(context.option("max_items", "1000"));
+        maxItems_ = countOption(context, "roster", "max_items", kDefaultMaxItems);
         const auto self = scopes({IqScope::Self, IqScope::Bare});
         add(context.onIq(xmpp::IqType::Get, self, std::string(kRosterNs), "query",
                          [this](IqRequest request) { return handleGet(std::move(request)); }));
@@ -131,12 +135,6 @@ class RosterModule final : public Module {
 
   private:
     void add(Registration registration) { registrations_.push_back(std::move(registration)); }
-
-    static std::size_t parseCount(const std::string& text) {
-        std::size_t value = 0;
-        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        return (ec == std::errc() && ptr == text.data() + text.size()) ? value : 1000;
-    }
 
     storage::RosterStore& store() { return ctx_->storage().roster(); }
 
@@ -776,7 +774,7 @@ class RosterModule final : public Module {
 
     ModuleContext* ctx_ = nullptr;
     std::size_t slot_ = 0;
-    std::size_t maxItems_ = 1000;
+    std::size_t maxItems_ = kDefaultMaxItems;
     KeyedMutex locks_;
     std::vector<Registration> registrations_;
 };
