@@ -218,6 +218,20 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         params.emplace_back(matchExpression(host, username, words));
     }
 
+    // The same filters count what precedes the page (XEP-0059 §2.4 <first index/>).
+    auto countMatching = [&](const std::string& extra,
+                             const std::vector<Param>& values) -> Result<std::size_t, StorageError> {
+        auto count = prepare(db, "SELECT count(*) FROM archive" + filters + extra, values);
+        if (!count) {
+            return count.error();
+        }
+        const int rc = count->step();
+        if (rc != SQLITE_ROW) {
+            return toStorageError(rc);
+        }
+        return static_cast<std::size_t>(count->columnInt64(0));
+    };
+
     ArchivePage page;
     if (params.size() == 2) {
         // No filter: the count the triggers keep, instead of counting the archive.
@@ -227,20 +241,19 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         }
         page.count = static_cast<std::size_t>(*stored);
     } else {
-        auto count = prepare(db, "SELECT count(*) FROM archive" + filters, params);
+        // A COUNT over an index that holds every filtered column (0009_archive_count_index.sql), so it
+        // reads index entries only, never the messages.
+        auto count = countMatching("", params);
         if (!count) {
             return count.error();
         }
-        const int rc = count->step();
-        if (rc != SQLITE_ROW) {
-            return toStorageError(rc);
-        }
-        page.count = static_cast<std::size_t>(count->columnInt64(0));
+        page.count = *count;
     }
+    const std::vector<Param> filterParams = params;
 
     // One more row than the page shows tells whether another page follows (XEP-0313 §4.3 complete).
     const bool backwards = query.before.has_value();
-    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body FROM archive" + filters;
+    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body, seq FROM archive" + filters;
     if (backwards && beforeSeq) {
         sql += " AND seq < ?";
         params.emplace_back(*beforeSeq);
@@ -254,6 +267,7 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
     if (!select) {
         return select.error();
     }
+    std::int64_t firstSeq = 0;  // of the page's first message in archive order
     for (;;) {
         const int rc = select->step();
         if (rc == SQLITE_DONE) {
@@ -270,12 +284,30 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         message.xml = select->columnText(4);
         message.text = select->columnText(5);
         page.messages.push_back(std::move(message));
+        // Forwards the first row is the page's first; backwards the last kept one is.
+        if (page.messages.size() == 1 || (backwards && page.messages.size() <= query.max))
+            firstSeq = select->columnInt64(6);
     }
     page.complete = page.messages.size() <= query.max;
     if (!page.complete)
         page.messages.pop_back();
     if (backwards)
         std::reverse(page.messages.begin(), page.messages.end());
+    // Where the page starts among all that match: known without counting for the first and the last
+    // page, else counted over the same index as the count.
+    if (page.messages.empty() || (!backwards && !afterSeq)) {
+        page.firstIndex = 0;
+    } else if (backwards && !beforeSeq) {
+        page.firstIndex = page.count - page.messages.size();
+    } else {
+        std::vector<Param> values = filterParams;
+        values.emplace_back(firstSeq);
+        auto before = countMatching(" AND seq < ?", values);
+        if (!before) {
+            return before.error();
+        }
+        page.firstIndex = *before;
+    }
     return page;
 }
 
