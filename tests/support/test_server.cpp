@@ -80,12 +80,19 @@ TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak, Storage
     if (!storage)
         throw std::runtime_error("test storage: " + storage.error().message);
     options.storage = wrapStorage ? wrapStorage(std::move(*storage)) : std::move(*storage);
+    // A server that does not start leaves no folder behind (the destructor does not run).
+    auto fail = [this](const std::string& why) {
+        server_.reset();
+        std::error_code ignored;
+        std::filesystem::remove_all(directory_, ignored);
+        throw std::runtime_error("test server: " + why);
+    };
     auto created = server::Server::create(std::move(options));
     if (!created)
-        throw std::runtime_error("test server: " + created.error());
+        fail(created.error());
     server_ = std::move(*created);
     if (auto started = server_->start(); !started)
-        throw std::runtime_error("test server: " + started.error());
+        fail(started.error());
 }
 
 TestServer::~TestServer() {
