@@ -24,6 +24,11 @@ class TimersTest : public ::testing::Test {
         loops_.loop(0).restart();
     }
 
+    void advanceAndRunDue(std::chrono::nanoseconds by) {
+        clock_.advance(by);
+        runDue();
+    }
+
     // Work that counts its runs (a plain lambda that returns the coroutine: docs/STYLE.md rule 7).
     static asio::awaitable<void> count(int* runs) {
         ++*runs;
@@ -49,20 +54,16 @@ TEST_F(TimersTest, EveryRunsOncePerIntervalOfTheClock) {
     Registration timer = timers_.every(minutes(10), counting(runs));
     runDue();
     EXPECT_EQ(runs, 0);  // not before one interval
-    clock_.advance(minutes(9));
-    runDue();
+    advanceAndRunDue(minutes(9));
     EXPECT_EQ(runs, 0);
-    clock_.advance(minutes(1));
-    runDue();
+    advanceAndRunDue(minutes(1));
     EXPECT_EQ(runs, 1);
     runDue();
     EXPECT_EQ(runs, 1);  // once per interval, however often the loop looks
-    clock_.advance(minutes(10));
-    runDue();
+    advanceAndRunDue(minutes(10));
     EXPECT_EQ(runs, 2);
     // A clock that jumps by a day gives one run, not a burst of 144.
-    clock_.advance(std::chrono::hours(24));
-    runDue();
+    advanceAndRunDue(std::chrono::hours(24));
     EXPECT_EQ(runs, 3);
     EXPECT_EQ(timers_.runningForTest(), 0u);
 }
@@ -70,14 +71,11 @@ TEST_F(TimersTest, EveryRunsOncePerIntervalOfTheClock) {
 TEST_F(TimersTest, AfterRunsOnce) {
     int runs = 0;
     Registration timer = timers_.after(seconds(30), counting(runs));
-    clock_.advance(seconds(29));
-    runDue();
+    advanceAndRunDue(seconds(29));
     EXPECT_EQ(runs, 0);
-    clock_.advance(seconds(1));
-    runDue();
+    advanceAndRunDue(seconds(1));
     EXPECT_EQ(runs, 1);
-    clock_.advance(minutes(5));
-    runDue();
+    advanceAndRunDue(minutes(5));
     EXPECT_EQ(runs, 1);
 }
 
@@ -88,8 +86,7 @@ TEST_F(TimersTest, DestroyingTheHandleCancels) {
     std::optional<Registration> single = timers_.after(minutes(1), counting(once));
     periodic.reset();
     single.reset();
-    clock_.advance(minutes(5));
-    runDue();
+    advanceAndRunDue(minutes(5));
     EXPECT_EQ(every, 0);
     EXPECT_EQ(once, 0);
 }
@@ -99,12 +96,10 @@ TEST_F(TimersTest, ARunThatIsStillGoingDelaysTheNext) {
     // The work waits on a real timer that only the test lets go (by cancelling it).
     boost::asio::steady_timer gate(loops_.loop(0), std::chrono::hours(1));
     Registration timer = timers_.every(minutes(1), [&] { return countThenWait(&started, &gate); });
-    clock_.advance(minutes(1));
-    runDue();
+    advanceAndRunDue(minutes(1));
     EXPECT_EQ(started, 1);
     EXPECT_EQ(timers_.runningForTest(), 1u);
-    clock_.advance(minutes(5));
-    runDue();
+    advanceAndRunDue(minutes(5));
     EXPECT_EQ(started, 1);  // never two runs at once
     gate.cancel();
     loops_.loop(0).poll();
@@ -113,8 +108,7 @@ TEST_F(TimersTest, ARunThatIsStillGoingDelaysTheNext) {
     // The next run is one interval after that one ended.
     runDue();
     EXPECT_EQ(started, 1);
-    clock_.advance(minutes(1));
-    runDue();
+    advanceAndRunDue(minutes(1));
     EXPECT_EQ(started, 2);
     gate.cancel();
     loops_.loop(0).poll();

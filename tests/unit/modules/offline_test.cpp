@@ -88,6 +88,16 @@ class OfflineTest : public ::testing::Test {
     }
 
     // How many messages the store keeps for a user of localhost.
+    // Juliet logged in as juliet@localhost/balcony with stream management (XEP-0198) enabled, no
+    // resumption; null if the server did not answer <enabled/>.
+    std::unique_ptr<TestClient> julietWithStreamManagement() {
+        auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+        juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
+        auto enabled = juliet->receive();
+        EXPECT_TRUE(enabled && enabled->name() == "enabled");
+        return enabled && enabled->name() == "enabled" ? std::move(juliet) : nullptr;
+    }
+
     std::size_t stored(const std::string& user) {
         auto count = runSync(storage_->offline().count("localhost", user));
         EXPECT_TRUE(count);
@@ -176,10 +186,8 @@ TEST_F(OfflineTest, WithStreamManagementStoredMessagesAreRemovedOnlyOnceAcknowle
                 chat("juliet@localhost", "m3", "three")},
                "p1");
     ASSERT_EQ(stored("juliet"), 3u);
-    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
-    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
-    auto enabled = juliet->receive();
-    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    auto juliet = julietWithStreamManagement();
+    ASSERT_TRUE(juliet);
     juliet->send("<presence/>");
     const auto first = drain(*juliet, "p2");
     EXPECT_EQ(bodies(first), (std::vector<std::string>{"one", "two", "three"}));
@@ -195,10 +203,8 @@ TEST_F(OfflineTest, WithStreamManagementStoredMessagesAreRemovedOnlyOnceAcknowle
 
 TEST_F(OfflineTest, WithStreamManagementUnacknowledgedMessagesAreStoredAgainOnce) {
     romeoSends({chat("juliet@localhost", "m1", "one"), chat("juliet@localhost", "m2", "two")}, "p1");
-    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
-    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
-    auto enabled = juliet->receive();
-    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    auto juliet = julietWithStreamManagement();
+    ASSERT_TRUE(juliet);
     juliet->send("<presence/>");
     const auto first = delayStamps(drain(*juliet, "p2"));
     ASSERT_EQ(first.size(), 2u);
@@ -217,10 +223,8 @@ TEST_F(OfflineTest, WithStreamManagementUnacknowledgedMessagesAreStoredAgainOnce
 
 TEST_F(OfflineTest, StoredMessagesRoutedAgainToAnotherResourceKeepTheirOneDelay) {
     romeoSends({chat("juliet@localhost", "m1", "one")}, "p1");
-    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
-    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
-    auto enabled = juliet->receive();
-    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    auto juliet = julietWithStreamManagement();
+    ASSERT_TRUE(juliet);
     juliet->send("<presence/>");
     const auto first = drain(*juliet, "p2");
     ASSERT_EQ(delayStamps(first).size(), 1u);
