@@ -180,8 +180,7 @@ class RosterModule final : public Module {
         if (request.scope == IqScope::Bare)
             co_return StanzaError(StanzaErrorCondition::Forbidden, "A roster is only its owner's");
         const Jid account = request.from().bare();
-        auto roster =
-            co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
+        auto roster = co_await loadRosterOf(account);
         if (!roster)
             co_return storageError();
         for (const SessionPtr& session : ctx_->sessionsOf(account)) {
@@ -363,8 +362,7 @@ class RosterModule final : public Module {
         const Jid full = session.jid();
         const Jid account = full.bare();
         const StanzaPtr presence = routed.stanza;
-        auto roster =
-            co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
+        auto roster = co_await loadRosterOf(account);
         if (!roster)
             ctx_->log().warn("could not load the roster of " + account.str() + " to broadcast presence");
         // §4.2.2 / §4.4.2: to each contact subscribed to the account's presence ...
@@ -412,8 +410,7 @@ class RosterModule final : public Module {
     // presence, and to the account's other available resources.
     asio::awaitable<void> broadcastUnavailable(Jid full, StanzaPtr presence, RosterSessionState* state) {
         const Jid account = full.bare();
-        auto roster =
-            co_await store().loadRoster(std::string(account.domain()), std::string(account.local()));
+        auto roster = co_await loadRosterOf(account);
         if (!roster)
             ctx_->log().warn("could not load the roster of " + account.str() + " to broadcast unavailable");
         std::vector<StanzaPtr> outgoing;
@@ -600,9 +597,19 @@ class RosterModule final : public Module {
         co_return HookVerdict::Continue;
     }
 
-    asio::awaitable<bool> accountExists(const Jid& account) {
-        auto found = co_await ctx_->storage().accounts().findAccount(std::string(account.domain()),
-                                                                     std::string(account.local()));
+    // The account's roster. The strings are named before co_await (docs/STYLE.md rule 16), and the
+    // parameters of these coroutines are values (rule 7).
+    asio::awaitable<Result<storage::Roster, storage::StorageError>> loadRosterOf(Jid account) {
+        const std::string host(account.domain());
+        const std::string user(account.local());
+        auto roster = co_await store().loadRoster(host, user);
+        co_return roster;
+    }
+
+    asio::awaitable<bool> accountExists(Jid account) {
+        const std::string host(account.domain());
+        const std::string user(account.local());
+        auto found = co_await ctx_->storage().accounts().findAccount(host, user);
         co_return found && found->has_value();
     }
 
@@ -611,8 +618,9 @@ class RosterModule final : public Module {
     // nothing for a name that never existed (§8.5.1: dropped, not revealed).
     asio::awaitable<StanzaPtr> goneReply(StanzaPtr stanza) {
         const Jid account = stanza->to()->bare();
-        auto tombstone = co_await ctx_->storage().accounts().findTombstone(std::string(account.domain()),
-                                                                           std::string(account.local()));
+        const std::string host(account.domain());
+        const std::string user(account.local());
+        auto tombstone = co_await ctx_->storage().accounts().findTombstone(host, user);
         if (!tombstone || !tombstone->has_value())
             co_return nullptr;
         // RFC 6120 §8.3.3.5: the recipient "can no longer be contacted at this address".
@@ -627,8 +635,10 @@ class RosterModule final : public Module {
     asio::awaitable<void> answerProbe(StanzaPtr probe) {
         const Jid account = probe->to()->bare();
         const Jid prober = *probe->from();
-        auto item = co_await store().findItem(std::string(account.domain()), std::string(account.local()),
-                                              prober.bare().str());
+        const std::string host(account.domain());
+        const std::string user(account.local());
+        const std::string contact = prober.bare().str();
+        auto item = co_await store().findItem(host, user, contact);
         if (!item) {
             ctx_->log().warn("could not read the roster of " + account.str() + " to answer a probe");
             co_return;
