@@ -239,6 +239,37 @@ TYPED_TEST_P(ArchiveConformance, PagesForwardAndBackwardWithCountAndComplete) {
     EXPECT_EQ(counted.count, 7u);
 }
 
+// Stamps need not grow with the archive order (a clock set back): a time range still finds exactly
+// the messages in it, in archive order, page by page, with the right count and first index.
+TYPED_TEST_P(ArchiveConformance, ATimeRangeIsExactWhenStampsAreOutOfOrder) {
+    for (const auto& [id, stamp] : std::vector<std::pair<std::string, std::int64_t>>{
+             {"a", 5000}, {"b", 1000}, {"c", 3000}, {"d", 9000}, {"e", 2000}, {"f", 4000}, {"g", 1500}})
+        this->append(archived(id, stamp));
+    ArchiveQuery query = this->all(2);
+    query.start = 2000;
+    query.end = 5000;
+    auto first = this->page(query);
+    EXPECT_EQ(idsOf(first), (Ids{"a", "c"}));
+    EXPECT_EQ(first.count, 4u);
+    EXPECT_FALSE(first.complete);
+    query.after = "c";
+    auto second = this->page(query);
+    EXPECT_EQ(idsOf(second), (Ids{"e", "f"}));
+    EXPECT_EQ(second.firstIndex, 2u);
+    EXPECT_TRUE(second.complete);
+    query.after.reset();
+    query.before = "";
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"e", "f"}));
+    query.before = "e";
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"a", "c"}));
+    // Together with the ids filter.
+    query = this->all();
+    query.start = 1000;
+    query.end = 3000;
+    query.ids = std::vector<std::string>{"g", "c", "d"};
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"c", "g"}));
+}
+
 TYPED_TEST_P(ArchiveConformance, UnknownIdsAreNotFound) {
     this->appendNumbered(2);
     this->append(archived("romeos", 1000), "romeo");
@@ -377,8 +408,8 @@ TYPED_TEST_P(ArchiveConformance, CallsAfterCloseAreUnavailable) {
 REGISTER_TYPED_TEST_SUITE_P(ArchiveConformance, MessagesComeBackInArchiveOrderWithEveryField,
                             ATakenIdIsAlreadyExistsInThatArchiveOnly, FiltersByWithResourceTimeIdsAndText,
                             AfterIdAndBeforeIdAreExclusiveBounds, PagesForwardAndBackwardWithCountAndComplete,
-                            UnknownIdsAreNotFound, AppendBeyondTheQuotaRemovesTheOldest,
-                            RemoveOlderThanRemovesEveryUsersOldMessages,
+                            ATimeRangeIsExactWhenStampsAreOutOfOrder, UnknownIdsAreNotFound,
+                            AppendBeyondTheQuotaRemovesTheOldest, RemoveOlderThanRemovesEveryUsersOldMessages,
                             RemoveOlderThanRemovesAnyNumberOfMessages,
                             RemoveAllAndDeleteAccountRemoveOneUsersArchive, ArchivesAreIsolatedByHostAndUser,
                             ConcurrentAppendsFromSeveralThreadsAreAllKept, CallsAfterCloseAreUnavailable);

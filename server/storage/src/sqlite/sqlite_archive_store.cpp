@@ -174,48 +174,52 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
             params.emplace_back(*query.withResource);
         }
     }
-    if (query.start) {
-        filters += " AND stamp >= ?";
-        params.emplace_back(*query.start);
-    }
-    if (query.end) {
-        filters += " AND stamp <= ?";
-        params.emplace_back(*query.end);
-    }
     if (query.ids) {
-        for (const std::string& id : *query.ids) {
-            if (auto seq = seqOf(db, host, username, id); !seq) {
-                return seq.error();
-            }
-        }
-        // One statement for any number of ids: the list as a JSON array (SQLite's json_each).
+        // Each id must exist, and is resolved to its seq: "seq IN (...)" is a lookup per id in
+        // archive_by_owner, where "id IN (...)" made SQLite walk the whole archive of the user.
+        // One statement for any number of ids: the seqs as a JSON array (SQLite's json_each).
         std::string array = "[";
         for (const std::string& id : *query.ids) {
-            if (array.size() > 1)
-                array += ',';
-            array += '"';
-            for (const char c : id) {
-                if (c == '"' || c == '\\')
-                    array += '\\';
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    static constexpr char kHex[] = "0123456789abcdef";
-                    array += "\\u00";
-                    array += kHex[(c >> 4) & 0xf];
-                    array += kHex[c & 0xf];
-                    continue;
-                }
-                array += c;
+            auto seq = seqOf(db, host, username, id);
+            if (!seq) {
+                return seq.error();
             }
-            array += '"';
+            array += (array.size() > 1 ? "," : "") + std::to_string(*seq);
         }
         array += ']';
-        filters += " AND id IN (SELECT value FROM json_each(?))";
+        filters += " AND seq IN (SELECT value FROM json_each(?))";
         params.emplace_back(std::move(array));
     }
     const std::vector<std::string> words = archiveWords(query.text);
     if (!words.empty()) {
         filters += " AND seq IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?)";
         params.emplace_back(matchExpression(host, username, words));
+    }
+    // A time range: the count reads the stamps in an index (archive_by_stamp, archive_by_with_stamp).
+    // The page reads messages in archive order, between the first and the last seq whose stamp is in
+    // the range (from the same index), and checks the stamp of each (`+stamp` keeps SQLite from
+    // sorting the whole range by seq): stamps grow with seq, so it reads about one page of messages.
+    // Every message in the range lies between those seqs, so the page is exact whatever the stamps.
+    std::string pageFilters = filters;
+    std::vector<Param> pageParams = params;
+    if (query.start || query.end) {
+        std::string range = " WHERE host = ? AND username = ?";
+        std::vector<Param> rangeParams{host, username};
+        for (const auto& [bound, op] : {std::pair{&query.start, " >= ?"}, std::pair{&query.end, " <= ?"}}) {
+            if (!*bound)
+                continue;
+            filters += std::string(" AND stamp") + op;
+            params.emplace_back(**bound);
+            pageFilters += std::string(" AND +stamp") + op;
+            pageParams.emplace_back(**bound);
+            range += std::string(" AND stamp") + op;
+            rangeParams.emplace_back(**bound);
+        }
+        for (const char* edge :
+             {" AND seq >= (SELECT min(seq) FROM archive", " AND seq <= (SELECT max(seq) FROM archive"}) {
+            pageFilters += edge + range + ")";
+            pageParams.insert(pageParams.end(), rangeParams.begin(), rangeParams.end());
+        }
     }
 
     // The same filters count what precedes the page (XEP-0059 §2.4 <first index/>).
@@ -250,10 +254,11 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         page.count = *count;
     }
     const std::vector<Param> filterParams = params;
+    params = std::move(pageParams);
 
     // One more row than the page shows tells whether another page follows (XEP-0313 §4.3 complete).
     const bool backwards = query.before.has_value();
-    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body, seq FROM archive" + filters;
+    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body, seq FROM archive" + pageFilters;
     if (backwards && beforeSeq) {
         sql += " AND seq < ?";
         params.emplace_back(*beforeSeq);
