@@ -215,9 +215,13 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
             range += std::string(" AND stamp") + op;
             rangeParams.emplace_back(**bound);
         }
-        for (const char* edge :
-             {" AND seq >= (SELECT min(seq) FROM archive", " AND seq <= (SELECT max(seq) FROM archive"}) {
-            pageFilters += edge + range + ")";
+        // Only the edge the page is read from matters (the stamps are checked anyway), and only when
+        // the range has that end: each edge costs a walk over the range's index entries.
+        const bool backwards = query.before.has_value();
+        if ((backwards && query.end) || (!backwards && query.start)) {
+            pageFilters += backwards ? " AND seq <= (SELECT max(seq) FROM archive"
+                                     : " AND seq >= (SELECT min(seq) FROM archive";
+            pageFilters += range + ")";
             pageParams.insert(pageParams.end(), rangeParams.begin(), rangeParams.end());
         }
     }
