@@ -80,12 +80,19 @@ TestServer::TestServer(std::function<void(server::ServerConfig&)> tweak, Storage
     if (!storage)
         throw std::runtime_error("test storage: " + storage.error().message);
     options.storage = wrapStorage ? wrapStorage(std::move(*storage)) : std::move(*storage);
+    // A server that does not start leaves no folder behind (the destructor does not run).
+    auto fail = [this](const std::string& why) {
+        server_.reset();
+        std::error_code ignored;
+        std::filesystem::remove_all(directory_, ignored);
+        throw std::runtime_error("test server: " + why);
+    };
     auto created = server::Server::create(std::move(options));
     if (!created)
-        throw std::runtime_error("test server: " + created.error());
+        fail(created.error());
     server_ = std::move(*created);
     if (auto started = server_->start(); !started)
-        throw std::runtime_error("test server: " + started.error());
+        fail(started.error());
 }
 
 TestServer::~TestServer() {
@@ -132,6 +139,7 @@ void TestServer::advanceClock(std::chrono::seconds by) {
     clock_->advance(by);
     server_->c2s().sweepTimeoutsForTest();
     server_->core().iqTracker().expire(clock_->now());
+    server_->core().timers().runDue();
     // The sweeps run on the loops; a marker posted after them on each loop (handlers posted from one
     // thread run in order) tells when they are done, so the caller sees their effects. Bounded wait.
     std::vector<std::future<void>> done;
@@ -144,6 +152,10 @@ void TestServer::advanceClock(std::chrono::seconds by) {
         EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready)
             << "timeout sweep did not run";
     }
+    // Module timers that became due were started by then; their work (which may wait for storage)
+    // is done once none runs.
+    EXPECT_TRUE(waitFor([this] { return server_->core().timers().runningForTest() == 0; }))
+        << "a module timer's work did not finish";
 }
 
 bool TestServer::waitFor(const std::function<bool()>& predicate) {

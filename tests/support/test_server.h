@@ -39,8 +39,9 @@ class TestServer {
     void addContact(const std::string& user, const std::string& domain, const std::string& contact,
                     const std::string& subscription);
 
-    // Moves the fake clock and runs every session's timeout check; returns once the checks have run
-    // (a session they close may still be writing its last bytes).
+    // Moves the fake clock and runs every session's timeout check and the module timers that became
+    // due; returns once the checks and the timers' work have run (a session they close may still be
+    // writing its last bytes).
     void advanceClock(std::chrono::seconds by);
     // Waits until `predicate` holds, polling the server state (bounded: fails after 10 s).
     bool waitFor(const std::function<bool()>& predicate);

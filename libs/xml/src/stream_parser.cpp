@@ -508,7 +508,11 @@ void Parser::feed(std::string_view in, const StreamLimits& limits) {
         }
         const char* const before = p;
         step(p, lim, limits);
-        if (mode == Mode::Header || mode == Mode::Element) {
+        // A document's root element starts inside a Header step, which set unitBytes_ to 1 for its
+        // '<' (consumed in that step): adding the step's bytes would count the '<' twice, and with it
+        // whatever preceded it, refusing a root of exactly maxElementBytes.
+        const bool rootStarted = mode == Mode::Header && mode_ == Mode::Element;
+        if ((mode == Mode::Header || mode == Mode::Element) && !rootStarted) {
             unitBytes_ += static_cast<std::size_t>(p - before);
         }
     }

@@ -144,6 +144,11 @@ class ModuleHost::Context final : public ModuleContext {
         auto it = config_.options.find(std::string(key));
         return it == config_.options.end() ? std::string(fallback) : it->second;
     }
+    void refuseStart(std::string problem) override {
+        if (!startProblem_)  // the first one says the most; the rest often follow from it
+            startProblem_ = std::move(problem);
+    }
+    const std::optional<std::string>& startProblem() const noexcept { return startProblem_; }
     storage::Storage& storage() override { return host_.core_.storage(); }
     const Clock& clock() const override { return host_.core_.clock(); }
     const Logger& log() const override { return log_; }
@@ -189,6 +194,13 @@ class ModuleHost::Context final : public ModuleContext {
             host_.core_.loops().current(), [work = std::move(work)]() { return work(); }, asio::detached);
     }
 
+    Registration every(std::chrono::nanoseconds interval, TimerWork work) override {
+        return host_.core_.timers().every(interval, std::move(work));
+    }
+    Registration after(std::chrono::nanoseconds delay, TimerWork work) override {
+        return host_.core_.timers().after(delay, std::move(work));
+    }
+
     asio::thread_pool& cpuPool() override { return host_.core_.cpuPool(); }
 
     void accountDeleted(const AccountDeletedEvent& event) override { host_.fireAccountDeleted(event); }
@@ -204,6 +216,7 @@ class ModuleHost::Context final : public ModuleContext {
     ModuleHost& host_;
     ModuleConfig config_;
     Logger log_;
+    std::optional<std::string> startProblem_;
 };
 
 ModuleHost::ModuleHost(ServerCore& core) : core_(core) {}
@@ -225,6 +238,11 @@ Result<void, std::string> ModuleHost::start(const std::vector<ModuleInfo>& avail
         started.context = std::make_unique<Context>(*this, config, config.name);
         started.module = info->create();
         started.module->start(*started.context);
+        if (const auto& problem = started.context->startProblem()) {
+            // `started` goes out of scope: the module is destroyed and its registrations undone; the
+            // modules started before it are stopped with the host.
+            return std::string("module '" + config.name + "': " + *problem);
+        }
         started_.push_back(std::move(started));
     }
     return {};

@@ -180,11 +180,14 @@ void Server::stop() {
         return;
     stopped_ = true;
     admin_.reset();
-    c2s_->shutdown({xmpp::StreamErrorCondition::SystemShutdown, "The server is shutting down", {}});
-    // Give the streams a bounded time to write their final bytes (reliability row 44).
-    const auto deadline = std::chrono::steady_clock::now() + core_->config().timeouts.closeGrace;
-    while (c2s_->liveConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // No c2s service when create() failed after the core was made (a module refused to start).
+    if (c2s_) {
+        c2s_->shutdown({xmpp::StreamErrorCondition::SystemShutdown, "The server is shutting down", {}});
+        // Give the streams a bounded time to write their final bytes (reliability row 44).
+        const auto deadline = std::chrono::steady_clock::now() + core_->config().timeouts.closeGrace;
+        while (c2s_->liveConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     }
     core_->loops().stop();
     core_->modules().stop();

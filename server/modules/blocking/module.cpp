@@ -180,8 +180,10 @@ class BlockingModule final : public Module {
         if (BlockListPtr cached = cache_.find(key))
             co_return cached;
         const std::uint64_t generation = cache_.generation(key);
-        auto loaded = co_await context_->storage().blockList().list(std::string(account.domain()),
-                                                                    std::string(account.local()));
+        // Named first: no temporary that owns memory inside co_await (docs/STYLE.md rule 16).
+        const std::string host(account.domain());
+        const std::string user(account.local());
+        auto loaded = co_await context_->storage().blockList().list(host, user);
         if (!loaded) {
             context_->log().warn("cannot read the block list of " + key + ": " +
                                  std::string(storage::toString(loaded.error())));
@@ -460,8 +462,9 @@ class BlockingModule final : public Module {
         std::vector<Jid> targets;
         if (items.empty())
             co_return targets;
-        auto roster = co_await context_->storage().roster().loadRoster(std::string(account.domain()),
-                                                                       std::string(account.local()));
+        const std::string host(account.domain());
+        const std::string user(account.local());
+        auto roster = co_await context_->storage().roster().loadRoster(host, user);
         if (!roster) {
             context_->log().warn(
                 "cannot read the roster of " + account.str() +

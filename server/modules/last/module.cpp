@@ -111,8 +111,10 @@ class LastModule final : public Module {
             query.setAttr("seconds", "0");
             co_return query;
         }
-        auto stored =
-            co_await context_->storage().keyValue().get(host, user, std::string(kStore), std::string(kKey));
+        // Named first: no temporary that owns memory inside co_await (docs/STYLE.md rule 16).
+        const std::string store(kStore);
+        const std::string key(kKey);
+        auto stored = co_await context_->storage().keyValue().get(host, user, store, key);
         if (!stored) {
             context_->log().error("cannot read the last activity of " + account.str() + ": " +
                                   std::string(storage::toString(stored.error())));
@@ -200,14 +202,16 @@ class LastModule final : public Module {
         auto account = co_await backend.accounts().findAccount(host, user);
         if (!account || !account->has_value())
             co_return;
-        auto stored = co_await backend.keyValue().get(host, user, std::string(kStore), std::string(kKey));
+        const std::string store(kStore);
+        const std::string key(kKey);
+        auto stored = co_await backend.keyValue().get(host, user, store, key);
         if (stored && stored->has_value()) {
             const auto previous = decode(**stored);
             if (previous && previous->first > logout.at)
                 co_return;
         }
-        auto written = co_await backend.keyValue().set(host, user, std::string(kStore), std::string(kKey),
-                                                       encode(logout));
+        std::string value = encode(logout);
+        auto written = co_await backend.keyValue().set(host, user, store, key, std::move(value));
         if (!written) {
             log.error("cannot store the last activity of " + logout.account.str() + ": " +
                       std::string(storage::toString(written.error())));

@@ -11,7 +11,6 @@
 // Queries run against the storage's ArchiveStore (docs/storage.md "Message archive"); the result
 // messages go straight to the querying session, in order, before the router sends the iq result.
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <mutex>
 #include <set>
@@ -52,37 +51,6 @@ constexpr std::size_t kPrefsCacheSize = 10000;
 
 using xmpp::StanzaError;
 using xmpp::StanzaErrorCondition;
-
-// A duration option: a whole number of seconds, or one with the unit s, m, h, d or w ("365d").
-std::optional<std::int64_t> parseDuration(std::string_view text) {
-    std::int64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || value < 0)
-        return std::nullopt;
-    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    if (unit.empty() || unit == "s")
-        return value;
-    if (unit == "m")
-        return value * 60;
-    if (unit == "h")
-        return value * 3600;
-    if (unit == "d")
-        return value * 86400;
-    if (unit == "w")
-        return value * 7 * 86400;
-    return std::nullopt;
-}
-
-std::int64_t durationOption(const ModuleContext& context, std::string_view key, std::int64_t fallback) {
-    const std::string text = context.option(key, std::to_string(fallback));
-    if (auto seconds = parseDuration(text))
-        return *seconds;
-    context.log().error("modules.mam." + std::string(key) + ": \"" + text +
-                        "\" is not a duration; write a number of seconds or a number with s, m, h, d or w "
-                        "(e.g. \"365d\"). Using " +
-                        std::to_string(fallback) + " seconds");
-    return fallback;
-}
 
 // XEP-0313 §7 (XEP-0441): the default policy and the JIDs always or never archived, bare.
 struct Prefs {
@@ -130,23 +98,22 @@ class MamModule final : public Module {
   public:
     void start(ModuleContext& context) override {
         context_ = &context;
-        defaultPageSize_ = countOption(context, "mam", "default_page_size", kDefaultPageSize);
-        maxPageSize_ = countOption(context, "mam", "max_page_size", kDefaultMaxPageSize);
-        if (maxPageSize_ == 0)
-            maxPageSize_ = kDefaultMaxPageSize;
-        defaultPageSize_ = std::clamp<std::size_t>(defaultPageSize_, 1, maxPageSize_);
+        maxPageSize_ = countOption(context, "mam", "max_page_size", kDefaultMaxPageSize, 1);
+        // A default above the cap is capped, as a client's <max/> is.
+        defaultPageSize_ =
+            std::min(countOption(context, "mam", "default_page_size", kDefaultPageSize, 1), maxPageSize_);
         maxMessages_ = countOption(context, "mam", "max_messages_per_user", kDefaultMaxMessages);
-        maxAgeSeconds_ = durationOption(context, "max_age", kDefaultMaxAgeSeconds);
+        maxAgeSeconds_ = durationOption(context, "mam", "max_age", kDefaultMaxAgeSeconds);
         cleanupInterval_ = std::chrono::seconds(
-            std::max<std::int64_t>(1, durationOption(context, "cleanup_interval", kDefaultCleanupSeconds)));
-        defaultPolicy_ = context.option("default", "always");
-        if (defaultPolicy_ != "always" && defaultPolicy_ != "never" && defaultPolicy_ != "roster") {
-            context.log().error(
-                "modules.mam.default: \"" + defaultPolicy_ +
-                "\" is not a policy; write \"always\", \"never\" or \"roster\". Using \"always\"");
-            defaultPolicy_ = "always";
+            durationOption(context, "mam", "cleanup_interval", kDefaultCleanupSeconds, 1));
+        defaultPolicy_ = choiceOption(context, "mam", "default", "always", {"always", "never", "roster"});
+        // Retention runs on the server's clock, whether or not anyone sends messages.
+        if (maxAgeSeconds_ > 0) {
+            registrations_.push_back(context.every(cleanupInterval_, [this] {
+                const std::int64_t before = (context_->clock().unixSeconds() - maxAgeSeconds_) * 1000;
+                return removeOlderThan(before);
+            }));
         }
-        nextCleanup_.store(context.clock().now().time_since_epoch().count());
 
         // XEP-0313 §6, XEP-0359 §3: the archive (and the ids it adds) is the account's, so the features
         // are listed by disco#info of the account's bare JID, not of the server.
@@ -319,7 +286,6 @@ class MamModule final : public Module {
         const std::string user(owner.local());
         auto appended =
             co_await context_->storage().archive().append(host, user, std::move(message), maxMessages_);
-        maybeCleanUp();
         if (!appended) {
             context_->log().warn("cannot archive a message for " + owner.str() + ": " +
                                  std::string(storage::toString(appended.error())) +
@@ -329,29 +295,13 @@ class MamModule final : public Module {
         co_return id;
     }
 
-    // Retention (max_age): at most once per cleanup_interval of the server's clock, checked when
-    // messages are archived, the messages older than max_age go, for every user.
-    void maybeCleanUp() {
-        if (maxAgeSeconds_ == 0)
-            return;
-        const auto now = context_->clock().now().time_since_epoch().count();
-        auto due = nextCleanup_.load();
-        if (now < due)
-            return;
-        const auto next =
-            now + std::chrono::duration_cast<Clock::TimePoint::duration>(cleanupInterval_).count();
-        if (!nextCleanup_.compare_exchange_strong(due, next))
-            return;  // another loop took this round
-        const std::int64_t before = (context_->clock().unixSeconds() - maxAgeSeconds_) * 1000;
-        context_->spawn([this, before]() { return removeOlderThan(before); });
-    }
-
+    // Retention (max_age): every cleanup_interval, the messages older than max_age go, for every user.
     asio::awaitable<void> removeOlderThan(std::int64_t before) {
         auto removed = co_await context_->storage().archive().removeOlderThan(before);
         if (!removed) {
             context_->log().warn("cannot remove archived messages older than max_age: " +
-                                 std::string(storage::toString(removed.error())) + "; trying again later");
-            nextCleanup_.store(0);
+                                 std::string(storage::toString(removed.error())) +
+                                 "; trying again at the next cleanup_interval");
         } else if (*removed > 0) {
             context_->log().info("removed " + std::to_string(*removed) +
                                  " archived messages older than max_age");
@@ -647,7 +597,11 @@ class MamModule final : public Module {
         if (!page->messages.empty()) {
             // In archive order, whether the page was flipped or not (XEP-0313 §4.3.4: flipping changes
             // only the order the results are sent in).
-            set.append("first", std::string(kRsm)).appendText(page->messages.front().id);
+            xml::Element& first = set.append("first", std::string(kRsm));
+            // XEP-0059 §2.4: where the page starts among all the results, so that a client can show
+            // "messages 51-100 of 730" and jump (the store counts it over an index, as the count).
+            first.setAttr("index", std::to_string(page->firstIndex));
+            first.appendText(page->messages.front().id);
             set.append("last", std::string(kRsm)).appendText(page->messages.back().id);
         }
         set.append("count", std::string(kRsm)).appendText(std::to_string(page->count));
@@ -687,10 +641,8 @@ class MamModule final : public Module {
     std::int64_t maxAgeSeconds_ = kDefaultMaxAgeSeconds;
     std::chrono::seconds cleanupInterval_{kDefaultCleanupSeconds};
     std::string defaultPolicy_ = "always";
-    std::atomic<Clock::TimePoint::rep> nextCleanup_{0};
-    mutable std::mutex prefsMutex_;  // guards prefsCache_ (hooks run on every loop)
-    std::unordered_map<std::string, Prefs>
-        prefsCache_;  // by bare JID  // the clock's count when a cleanup is next due
+    mutable std::mutex prefsMutex_;                      // guards prefsCache_ (hooks run on every loop)
+    std::unordered_map<std::string, Prefs> prefsCache_;  // by bare JID
     std::vector<Registration> registrations_;
 };
 

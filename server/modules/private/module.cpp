@@ -84,7 +84,11 @@ class PrivateModule final : public Module {
         if (!fragment)
             co_return fragment.error();
         if (request.stanza->iqType() == xmpp::IqType::Get) {
-            IqResult loaded = co_await load(request.from().bare(), (*fragment)->name(), (*fragment)->ns());
+            // Named first: no temporary that owns memory inside co_await (docs/STYLE.md rule 16).
+            Jid owner = request.from().bare();
+            std::string name((*fragment)->name());
+            std::string ns((*fragment)->ns());
+            IqResult loaded = co_await load(std::move(owner), std::move(name), std::move(ns));
             co_return loaded;
         }
         IqResult stored = co_await store(std::move(request));
@@ -94,8 +98,10 @@ class PrivateModule final : public Module {
     asio::awaitable<IqResult> load(Jid owner, std::string name, std::string ns) {
         const std::string key = keyOf(name, ns);
         xml::Element query("query", std::string(kPrivateNs));
-        auto found = co_await context_->storage().keyValue().get(
-            std::string(owner.domain()), std::string(owner.local()), std::string(kStore), key);
+        const std::string host(owner.domain());
+        const std::string user(owner.local());
+        const std::string store(kStore);
+        auto found = co_await context_->storage().keyValue().get(host, user, store, key);
         if (!found) {
             context_->log().error("cannot read private data " + key + " of " + owner.str() + ": " +
                                   std::string(storage::toString(found.error())));
@@ -122,9 +128,10 @@ class PrivateModule final : public Module {
         auto& values = context_->storage().keyValue();
         const std::string host(owner.domain());
         const std::string user(owner.local());
+        const std::string store(kStore);
         if (fragment.attributes().empty() && fragment.nodes().empty()) {
             // Storing an empty element reads back the same as storing nothing: keep no row for it.
-            auto removed = co_await values.remove(host, user, std::string(kStore), key);
+            auto removed = co_await values.remove(host, user, store, key);
             if (!removed) {
                 context_->log().error("cannot remove private data " + key + " of " + owner.str() + ": " +
                                       std::string(storage::toString(removed.error())));
@@ -140,7 +147,7 @@ class PrivateModule final : public Module {
                                       " bytes; this server keeps at most " + std::to_string(maxBytes_) +
                                       " per element");
         }
-        auto stored = co_await values.set(host, user, std::string(kStore), key, std::move(xml));
+        auto stored = co_await values.set(host, user, store, key, std::move(xml));
         if (!stored) {
             context_->log().error("cannot store private data " + key + " of " + owner.str() + ": " +
                                   std::string(storage::toString(stored.error())));

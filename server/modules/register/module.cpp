@@ -207,8 +207,11 @@ class RegisterModule final : public Module {
         if (!pass || pass->size() > 1023)
             co_return StanzaError(StanzaErrorCondition::NotAcceptable, "This password is not allowed");
         auto credentials = co_await derive(std::move(*pass));
-        auto stored = co_await context_->storage().accounts().setCredentials(
-            std::string(from.domain()), std::string(from.local()), std::move(credentials));
+        // Named first: no temporary that owns memory inside co_await (docs/STYLE.md rule 16).
+        const std::string host(from.domain());
+        const std::string user(from.local());
+        auto stored =
+            co_await context_->storage().accounts().setCredentials(host, user, std::move(credentials));
         if (!stored)
             co_return StanzaError(StanzaErrorCondition::InternalServerError,
                                   "The password could not be stored");
@@ -221,8 +224,10 @@ class RegisterModule final : public Module {
 
     asio::awaitable<IqResult> cancel(Jid from) {
         // The name keeps a tombstone (docs/storage.md): registering it again is a conflict.
-        auto removed = co_await context_->storage().accounts().deleteAccount(
-            std::string(from.domain()), std::string(from.local()), context_->clock().unixSeconds());
+        const std::string host(from.domain());
+        const std::string user(from.local());
+        auto removed = co_await context_->storage().accounts().deleteAccount(host, user,
+                                                                             context_->clock().unixSeconds());
         if (!removed && removed.error() != storage::StorageError::NotFound) {
             co_return StanzaError(StanzaErrorCondition::InternalServerError,
                                   "The account could not be removed");

@@ -81,18 +81,9 @@ class StreamManagementModule final : public Module {
     void start(ModuleContext& context) override {
         context_ = &context;
         resumeTimeout_ = countOption(context, "stream_management", "resume_timeout", kDefaultResumeTimeout);
-        maxUnacked_ = countOption(context, "stream_management", "max_unacked", kDefaultMaxUnacked);
-        if (maxUnacked_ == 0) {
-            context.log().error("modules.stream_management.max_unacked must be at least 1. Using " +
-                                std::to_string(kDefaultMaxUnacked));
-            maxUnacked_ = kDefaultMaxUnacked;
-        }
-        const std::string resume = context.option("resume", "true");
-        if (resume != "true" && resume != "false") {
-            context.log().error("modules.stream_management.resume: \"" + resume +
-                                "\" is neither true nor false. Using true");
-        }
-        allowResume_ = resume != "false" && resumeTimeout_ > 0;
+        maxUnacked_ = countOption(context, "stream_management", "max_unacked", kDefaultMaxUnacked, 1);
+        const bool resume = boolOption(context, "stream_management", "resume", true);
+        allowResume_ = resume && resumeTimeout_ > 0;
         location_ = context.option("location", "");
         slot_ = context.allocateSessionSlot();
 

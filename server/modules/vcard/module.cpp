@@ -53,9 +53,12 @@ class VcardModule final : public Module {
                                       " bytes; this server keeps at most " + std::to_string(maxBytes_) +
                                       " (use a smaller photo)");
         }
-        auto stored =
-            co_await context_->storage().keyValue().set(std::string(from.domain()), std::string(from.local()),
-                                                        std::string(kStore), std::string(kKey), xml);
+        // Named first: no temporary that owns memory inside co_await (docs/STYLE.md rule 16).
+        const std::string host(from.domain());
+        const std::string user(from.local());
+        const std::string store(kStore);
+        const std::string key(kKey);
+        auto stored = co_await context_->storage().keyValue().set(host, user, store, key, xml);
         if (!stored) {
             context_->log().error("cannot store the vCard of " + std::string(from.bareView()) + ": " +
                                   std::string(storage::toString(stored.error())));
@@ -67,8 +70,11 @@ class VcardModule final : public Module {
     asio::awaitable<IqResult> handleGet(IqRequest request) {
         const bool self = request.scope == IqScope::Self;
         const Jid owner = self ? request.from().bare() : request.stanza->to()->bare();
-        auto found = co_await context_->storage().keyValue().get(
-            std::string(owner.domain()), std::string(owner.local()), std::string(kStore), std::string(kKey));
+        const std::string host(owner.domain());
+        const std::string user(owner.local());
+        const std::string store(kStore);
+        const std::string key(kKey);
+        auto found = co_await context_->storage().keyValue().get(host, user, store, key);
         if (!found) {
             context_->log().error("cannot read the vCard of " + owner.str() + ": " +
                                   std::string(storage::toString(found.error())));

@@ -2,6 +2,7 @@
 // tells attackers more than it tells users.
 #include <sys/utsname.h>
 
+#include "parley/modules/options.h"
 #include "parley/server/module.h"
 #include "parley/server/version.h"
 
@@ -13,8 +14,7 @@ constexpr std::string_view kVersionNamespace = "jabber:iq:version";
 class VersionModule final : public Module {
   public:
     void start(ModuleContext& context) override {
-        const std::string showOs = context.option("show_os", "false");
-        if (showOs == "true") {
+        if (boolOption(context, "version", "show_os", false)) {
             utsname info{};
             if (uname(&info) == 0)
                 os_ = std::string(info.sysname) + " " + info.release;

@@ -141,6 +141,18 @@ int run(std::size_t rows, std::size_t users, bool synchronousFull) {
         query.end = 1'700'000'000'000 + static_cast<std::int64_t>(rows / 2) * 1000;
         return query;
     });
+    timeQuery(io, archive, "with=contact3 and a time range", [&] {
+        ArchiveQuery query;
+        query.with = "contact3@example.org";
+        query.start = 1'700'000'000'000 + static_cast<std::int64_t>(rows / 3) * 1000;
+        return query;
+    });
+    timeQuery(io, archive, "with=contact3, 50 before an id in the middle", [&] {
+        ArchiveQuery query;
+        query.with = "contact3@example.org";
+        query.before = "id" + std::to_string(7 + users * (rows / users / 2));
+        return query;
+    });
     timeQuery(io, archive, "full text 'rose thy'", [] {
         ArchiveQuery query;
         query.text = "rose thy";

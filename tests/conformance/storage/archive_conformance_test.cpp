@@ -186,15 +186,18 @@ TYPED_TEST_P(ArchiveConformance, PagesForwardAndBackwardWithCountAndComplete) {
     auto first = this->page(query);
     EXPECT_EQ(idsOf(first), (Ids{"m0", "m1", "m2"}));
     EXPECT_EQ(first.count, 7u);
+    EXPECT_EQ(first.firstIndex, 0u);  // XEP-0059 §2.4: where the page starts among all matches
     EXPECT_FALSE(first.complete);
     query.after = "m2";
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"m3", "m4", "m5"}));
+    EXPECT_EQ(this->page(query).firstIndex, 3u);
     EXPECT_FALSE(this->page(query).complete);
     query.after = "m5";
     auto last = this->page(query);
     EXPECT_EQ(idsOf(last), (Ids{"m6"}));
     EXPECT_TRUE(last.complete);
     EXPECT_EQ(last.count, 7u);
+    EXPECT_EQ(last.firstIndex, 6u);
     query.after = "m4";  // exactly the rest: complete
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"m5", "m6"}));
     EXPECT_TRUE(this->page(query).complete);
@@ -204,10 +207,13 @@ TYPED_TEST_P(ArchiveConformance, PagesForwardAndBackwardWithCountAndComplete) {
     query.before = "";
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"m4", "m5", "m6"}));
     EXPECT_FALSE(this->page(query).complete);
+    EXPECT_EQ(this->page(query).firstIndex, 4u);
     query.before = "m4";
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"m1", "m2", "m3"}));
+    EXPECT_EQ(this->page(query).firstIndex, 1u);
     query.before = "m1";
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"m0"}));
+    EXPECT_EQ(this->page(query).firstIndex, 0u);
     EXPECT_TRUE(this->page(query).complete);
     EXPECT_EQ(this->page(query).count, 7u);
 
@@ -217,12 +223,51 @@ TYPED_TEST_P(ArchiveConformance, PagesForwardAndBackwardWithCountAndComplete) {
     query.after = "m0";
     EXPECT_EQ(idsOf(this->page(query)), (Ids{"m2", "m3"}));
     EXPECT_EQ(this->page(query).count, 5u);
+    EXPECT_EQ(this->page(query).firstIndex, 0u);
+    query.after = "m2";
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"m3", "m4"}));
+    EXPECT_EQ(this->page(query).firstIndex, 1u);  // only m2 matches before it
+    query.after.reset();
+    query.before = "m6";
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"m4", "m5"}));
+    EXPECT_EQ(this->page(query).firstIndex, 2u);
 
     // max 0: only the count (XEP-0059 §2.7).
     query = this->all(0);
     auto counted = this->page(query);
     EXPECT_TRUE(counted.messages.empty());
     EXPECT_EQ(counted.count, 7u);
+}
+
+// Stamps need not grow with the archive order (a clock set back): a time range still finds exactly
+// the messages in it, in archive order, page by page, with the right count and first index.
+TYPED_TEST_P(ArchiveConformance, ATimeRangeIsExactWhenStampsAreOutOfOrder) {
+    for (const auto& [id, stamp] : std::vector<std::pair<std::string, std::int64_t>>{
+             {"a", 5000}, {"b", 1000}, {"c", 3000}, {"d", 9000}, {"e", 2000}, {"f", 4000}, {"g", 1500}})
+        this->append(archived(id, stamp));
+    ArchiveQuery query = this->all(2);
+    query.start = 2000;
+    query.end = 5000;
+    auto first = this->page(query);
+    EXPECT_EQ(idsOf(first), (Ids{"a", "c"}));
+    EXPECT_EQ(first.count, 4u);
+    EXPECT_FALSE(first.complete);
+    query.after = "c";
+    auto second = this->page(query);
+    EXPECT_EQ(idsOf(second), (Ids{"e", "f"}));
+    EXPECT_EQ(second.firstIndex, 2u);
+    EXPECT_TRUE(second.complete);
+    query.after.reset();
+    query.before = "";
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"e", "f"}));
+    query.before = "e";
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"a", "c"}));
+    // Together with the ids filter.
+    query = this->all();
+    query.start = 1000;
+    query.end = 3000;
+    query.ids = std::vector<std::string>{"g", "c", "d"};
+    EXPECT_EQ(idsOf(this->page(query)), (Ids{"c", "g"}));
 }
 
 TYPED_TEST_P(ArchiveConformance, UnknownIdsAreNotFound) {
@@ -363,8 +408,8 @@ TYPED_TEST_P(ArchiveConformance, CallsAfterCloseAreUnavailable) {
 REGISTER_TYPED_TEST_SUITE_P(ArchiveConformance, MessagesComeBackInArchiveOrderWithEveryField,
                             ATakenIdIsAlreadyExistsInThatArchiveOnly, FiltersByWithResourceTimeIdsAndText,
                             AfterIdAndBeforeIdAreExclusiveBounds, PagesForwardAndBackwardWithCountAndComplete,
-                            UnknownIdsAreNotFound, AppendBeyondTheQuotaRemovesTheOldest,
-                            RemoveOlderThanRemovesEveryUsersOldMessages,
+                            ATimeRangeIsExactWhenStampsAreOutOfOrder, UnknownIdsAreNotFound,
+                            AppendBeyondTheQuotaRemovesTheOldest, RemoveOlderThanRemovesEveryUsersOldMessages,
                             RemoveOlderThanRemovesAnyNumberOfMessages,
                             RemoveAllAndDeleteAccountRemoveOneUsersArchive, ArchivesAreIsolatedByHostAndUser,
                             ConcurrentAppendsFromSeveralThreadsAreAllKept, CallsAfterCloseAreUnavailable);

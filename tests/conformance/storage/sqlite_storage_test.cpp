@@ -398,6 +398,42 @@ TEST(SqliteErrorMapping, ConstraintIsAlreadyExistsAndEverythingElseUnavailable) 
     }
 }
 
+// bindText does not copy: binding a temporary std::string must not compile (it would dangle by the
+// time the statement steps), while names, views and literals do.
+template <class Text>
+concept BindableText = requires(SqliteStatement& statement, Text&& text) {
+    statement.bindText(1, std::forward<Text>(text));
+};
+static_assert(!BindableText<std::string>, "bindText(1, a + b) would bind freed memory");
+static_assert(!BindableText<std::string&&>);
+static_assert(BindableText<std::string&>);
+static_assert(BindableText<const std::string&>);
+static_assert(BindableText<std::string_view>);
+static_assert(BindableText<const char (&)[4]>);
+
+TEST_F(SqliteStorageTest, BindTextCopyKeepsATemporaryThatIsGoneBeforeTheStep) {
+    auto storage = open();
+    auto* sqlite = dynamic_cast<SqliteStorage*>(storage.get());
+    ASSERT_NE(sqlite, nullptr);
+    auto read = run(sqlite->workerForTest().runOnWorker(
+        [db = &sqlite->databaseForTest()]() -> Result<std::string, StorageError> {
+            auto select = db->statement("SELECT ?1 || ?2");
+            if (!select)
+                return select.error();
+            {
+                std::string first = "temporary " + std::string(64, 'a');
+                select->bindTextCopy(1, first);
+                first.assign(first.size(), 'z');  // what SQLITE_STATIC would now read
+            }
+            select->bindTextCopy(2, std::string("!") + "?");
+            if (select->step() != SQLITE_ROW)
+                return StorageError::Unavailable;
+            return select->columnText(0);
+        }));
+    ASSERT_TRUE(read);
+    EXPECT_EQ(*read, "temporary " + std::string(64, 'a') + "!?");
+}
+
 TEST_F(SqliteStorageTest, FullDiskIsUnavailableAndLeavesNoHalfWrittenAccount) {
     auto storage = open();
     auto* sqlite = dynamic_cast<SqliteStorage*>(storage.get());

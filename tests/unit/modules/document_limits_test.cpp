@@ -101,8 +101,10 @@ TEST(DocumentLimits, PrivateFragmentUpToMaxBytesIsStoredOneByteMoreIsNotAcceptab
     EXPECT_EQ(query->firstChild()->toString(), fragmentOfSize(1024));
 }
 
-TEST(DocumentLimits, TheDefaultIs64KiBAndAMalformedOptionFallsBackToIt) {
-    TestServer server([](server::ServerConfig& config) { setOption(config, "vcard", "max_bytes", "lots"); });
+// A malformed option no longer falls back to the default: the server refuses to start
+// (module_options_test.cpp).
+TEST(DocumentLimits, TheDefaultIs64KiB) {
+    TestServer server;
     server.addAccount("romeo", "localhost", "secret");
     auto romeo = loggedIn(server, "romeo", "secret", "orchard");
 

@@ -36,6 +36,20 @@ std::string chat(const std::string& to, const std::string& id, const std::string
     return "<message to='" + to + "' type='chat' id='" + id + "'><body>" + body + "</body></message>";
 }
 
+// The XEP-0203 stamps of each message, in order (one string per message, stamps joined by spaces).
+std::vector<std::string> delayStamps(const std::vector<xml::Element>& stanzas) {
+    std::vector<std::string> found;
+    for (const xml::Element& stanza : stanzas) {
+        if (stanza.name() != "message")
+            continue;
+        std::string stamps;
+        for (const xml::Element* delay : stanza.children("delay", "urn:xmpp:delay"))
+            stamps += (stamps.empty() ? "" : " ") + std::string(delay->attr("stamp"));
+        found.push_back(stamps);
+    }
+    return found;
+}
+
 std::vector<std::string> bodies(const std::vector<xml::Element>& stanzas) {
     std::vector<std::string> found;
     for (const xml::Element& stanza : stanzas) {
@@ -74,6 +88,16 @@ class OfflineTest : public ::testing::Test {
     }
 
     // How many messages the store keeps for a user of localhost.
+    // Juliet logged in as juliet@localhost/balcony with stream management (XEP-0198) enabled, no
+    // resumption; null if the server did not answer <enabled/>.
+    std::unique_ptr<TestClient> julietWithStreamManagement() {
+        auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
+        juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
+        auto enabled = juliet->receive();
+        EXPECT_TRUE(enabled && enabled->name() == "enabled");
+        return enabled && enabled->name() == "enabled" ? std::move(juliet) : nullptr;
+    }
+
     std::size_t stored(const std::string& user) {
         auto count = runSync(storage_->offline().count("localhost", user));
         EXPECT_TRUE(count);
@@ -162,10 +186,8 @@ TEST_F(OfflineTest, WithStreamManagementStoredMessagesAreRemovedOnlyOnceAcknowle
                 chat("juliet@localhost", "m3", "three")},
                "p1");
     ASSERT_EQ(stored("juliet"), 3u);
-    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
-    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
-    auto enabled = juliet->receive();
-    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    auto juliet = julietWithStreamManagement();
+    ASSERT_TRUE(juliet);
     juliet->send("<presence/>");
     const auto first = drain(*juliet, "p2");
     EXPECT_EQ(bodies(first), (std::vector<std::string>{"one", "two", "three"}));
@@ -181,12 +203,11 @@ TEST_F(OfflineTest, WithStreamManagementStoredMessagesAreRemovedOnlyOnceAcknowle
 
 TEST_F(OfflineTest, WithStreamManagementUnacknowledgedMessagesAreStoredAgainOnce) {
     romeoSends({chat("juliet@localhost", "m1", "one"), chat("juliet@localhost", "m2", "two")}, "p1");
-    auto juliet = loggedIn(server_, "juliet", "secret", "balcony");
-    juliet->send("<enable xmlns='urn:xmpp:sm:3'/>");
-    auto enabled = juliet->receive();
-    ASSERT_TRUE(enabled && enabled->name() == "enabled");
+    auto juliet = julietWithStreamManagement();
+    ASSERT_TRUE(juliet);
     juliet->send("<presence/>");
-    EXPECT_EQ(bodies(drain(*juliet, "p2")), (std::vector<std::string>{"one", "two"}));
+    const auto first = delayStamps(drain(*juliet, "p2"));
+    ASSERT_EQ(first.size(), 2u);
     // Cut before acknowledging (no resumption asked): stream management stores them again (XEP-0198
     // §5), and only then are the first copies removed; each is stored once.
     logOut(server_, juliet, "juliet@localhost/balcony");
@@ -194,7 +215,30 @@ TEST_F(OfflineTest, WithStreamManagementUnacknowledgedMessagesAreStoredAgainOnce
     EXPECT_EQ(stored("juliet"), 2u);
     auto again = loggedIn(server_, "juliet", "secret", "chamber");
     again->send("<presence/>");
-    EXPECT_EQ(bodies(drain(*again, "p3")), (std::vector<std::string>{"one", "two"}));
+    const auto received = drain(*again, "p3");
+    EXPECT_EQ(bodies(received), (std::vector<std::string>{"one", "two"}));
+    // XEP-0203: stored twice by the same server, each still has one <delay/>, the original.
+    EXPECT_EQ(delayStamps(received), (std::vector<std::string>{first[0], first[1]}));
+}
+
+TEST_F(OfflineTest, StoredMessagesRoutedAgainToAnotherResourceKeepTheirOneDelay) {
+    romeoSends({chat("juliet@localhost", "m1", "one")}, "p1");
+    auto juliet = julietWithStreamManagement();
+    ASSERT_TRUE(juliet);
+    juliet->send("<presence/>");
+    const auto first = drain(*juliet, "p2");
+    ASSERT_EQ(delayStamps(first).size(), 1u);
+    auto other = loggedIn(server_, "juliet", "secret", "chamber");
+    other->send("<presence/>");
+    drain(*other, "p3");
+    // Cut unacknowledged while another resource is available: stream management routes it there
+    // (XEP-0198 §5); offline storage already said since when it was delayed, so no second stamp.
+    logOut(server_, juliet, "juliet@localhost/balcony");
+    auto message = other->receive();
+    ASSERT_TRUE(message);
+    const std::vector<xml::Element> received{*message};
+    EXPECT_EQ(bodies(received), (std::vector<std::string>{"one"}));
+    EXPECT_EQ(delayStamps(received), delayStamps(first));
 }
 
 TEST_F(OfflineTest, AMessageNearTheStanzaLimitIsDeliveredWithItsDelay) {

@@ -544,6 +544,17 @@ TEST(StreamParser, ElementSizeLimit) {
     runCases({{exact, std::nullopt}, {"<a>" + std::string(26, 'x') + "</a>", ParseError::ElementTooBig}},
              limits);
     runCases({{"  " + exact + "\n\n " + exact, std::nullopt}}, limits);  // whitespace does not count
+    // Exactly the limit in every shape: self-closing, with attributes, with a multi-byte character
+    // last, one after another without whitespace.
+    const std::string selfClosing = "<a b='" + std::string(23, 'v') + "'/>";
+    ASSERT_EQ(selfClosing.size(), 32u);
+    const std::string utf8 = "<a>" + std::string(23, 'x') + "\xC3\xA9</a>";
+    ASSERT_EQ(utf8.size(), 32u);
+    runCases({{selfClosing, std::nullopt},
+              {utf8, std::nullopt},
+              {exact + selfClosing + utf8 + exact, std::nullopt},
+              {"<a b='" + std::string(24, 'v') + "'/>", ParseError::ElementTooBig}},
+             limits);
 
     // Fails as soon as the limit is passed, with nothing buffered beyond it.
     StreamParser p(limits);
@@ -740,6 +751,13 @@ TEST(ParseElement, AppliesTheSameRules) {
         {"<a><a><a><a/></a></a></a>", ParseError::TooDeep},
         {"<a b='1' c='2' d='3'/>", ParseError::TooManyAttributes},
         {"<a>" + std::string(100, 'x') + "</a>", ParseError::ElementTooBig},
+        // docs/xml-parser.md: an element of exactly maxElementBytes (64) is accepted, one more is not;
+        // whatever comes before the root element (a declaration, spaces) is not part of it.
+        {"<a>" + std::string(57, 'x') + "</a>", std::nullopt},
+        {"<a>" + std::string(58, 'x') + "</a>", ParseError::ElementTooBig},
+        {"<a b='" + std::string(55, 'v') + "'/>", std::nullopt},
+        {"<a b='" + std::string(56, 'v') + "'/>", ParseError::ElementTooBig},
+        {"<?xml version='1.0'?>\n  <a>" + std::string(57, 'x') + "</a>", std::nullopt},
         {"<a><a><a/></a></a>", std::nullopt},
         {"\xEF\xBB\xBF<a/>", std::nullopt},
         {"</a>", ParseError::NotWellFormed},

@@ -636,6 +636,7 @@ StoreResult<ArchivePage> MemoryArchiveStore::query(std::string host, std::string
     }
     for (std::size_t i = from; i < to; ++i)
         page.messages.push_back(*matching[i].second);
+    page.firstIndex = page.messages.empty() ? 0 : from;
     co_return page;
 }
 

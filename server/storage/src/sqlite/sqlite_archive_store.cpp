@@ -174,42 +174,20 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
             params.emplace_back(*query.withResource);
         }
     }
-    if (query.start) {
-        filters += " AND stamp >= ?";
-        params.emplace_back(*query.start);
-    }
-    if (query.end) {
-        filters += " AND stamp <= ?";
-        params.emplace_back(*query.end);
-    }
     if (query.ids) {
-        for (const std::string& id : *query.ids) {
-            if (auto seq = seqOf(db, host, username, id); !seq) {
-                return seq.error();
-            }
-        }
-        // One statement for any number of ids: the list as a JSON array (SQLite's json_each).
+        // Each id must exist, and is resolved to its seq: "seq IN (...)" is a lookup per id in
+        // archive_by_owner, where "id IN (...)" made SQLite walk the whole archive of the user.
+        // One statement for any number of ids: the seqs as a JSON array (SQLite's json_each).
         std::string array = "[";
         for (const std::string& id : *query.ids) {
-            if (array.size() > 1)
-                array += ',';
-            array += '"';
-            for (const char c : id) {
-                if (c == '"' || c == '\\')
-                    array += '\\';
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    static constexpr char kHex[] = "0123456789abcdef";
-                    array += "\\u00";
-                    array += kHex[(c >> 4) & 0xf];
-                    array += kHex[c & 0xf];
-                    continue;
-                }
-                array += c;
+            auto seq = seqOf(db, host, username, id);
+            if (!seq) {
+                return seq.error();
             }
-            array += '"';
+            array += (array.size() > 1 ? "," : "") + std::to_string(*seq);
         }
         array += ']';
-        filters += " AND id IN (SELECT value FROM json_each(?))";
+        filters += " AND seq IN (SELECT value FROM json_each(?))";
         params.emplace_back(std::move(array));
     }
     const std::vector<std::string> words = archiveWords(query.text);
@@ -217,6 +195,50 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         filters += " AND seq IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ?)";
         params.emplace_back(matchExpression(host, username, words));
     }
+    // A time range: the count reads the stamps in an index (archive_by_stamp, archive_by_with_stamp).
+    // The page reads messages in archive order, between the first and the last seq whose stamp is in
+    // the range (from the same index), and checks the stamp of each (`+stamp` keeps SQLite from
+    // sorting the whole range by seq): stamps grow with seq, so it reads about one page of messages.
+    // Every message in the range lies between those seqs, so the page is exact whatever the stamps.
+    std::string pageFilters = filters;
+    std::vector<Param> pageParams = params;
+    if (query.start || query.end) {
+        std::string range = " WHERE host = ? AND username = ?";
+        std::vector<Param> rangeParams{host, username};
+        for (const auto& [bound, op] : {std::pair{&query.start, " >= ?"}, std::pair{&query.end, " <= ?"}}) {
+            if (!*bound)
+                continue;
+            filters += std::string(" AND stamp") + op;
+            params.emplace_back(**bound);
+            pageFilters += std::string(" AND +stamp") + op;
+            pageParams.emplace_back(**bound);
+            range += std::string(" AND stamp") + op;
+            rangeParams.emplace_back(**bound);
+        }
+        // Only the edge the page is read from matters (the stamps are checked anyway), and only when
+        // the range has that end: each edge costs a walk over the range's index entries.
+        const bool backwards = query.before.has_value();
+        if ((backwards && query.end) || (!backwards && query.start)) {
+            pageFilters += backwards ? " AND seq <= (SELECT max(seq) FROM archive"
+                                     : " AND seq >= (SELECT min(seq) FROM archive";
+            pageFilters += range + ")";
+            pageParams.insert(pageParams.end(), rangeParams.begin(), rangeParams.end());
+        }
+    }
+
+    // The same filters count what precedes the page (XEP-0059 §2.4 <first index/>).
+    auto countMatching = [&](const std::string& extra,
+                             const std::vector<Param>& values) -> Result<std::size_t, StorageError> {
+        auto count = prepare(db, "SELECT count(*) FROM archive" + filters + extra, values);
+        if (!count) {
+            return count.error();
+        }
+        const int rc = count->step();
+        if (rc != SQLITE_ROW) {
+            return toStorageError(rc);
+        }
+        return static_cast<std::size_t>(count->columnInt64(0));
+    };
 
     ArchivePage page;
     if (params.size() == 2) {
@@ -227,20 +249,20 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         }
         page.count = static_cast<std::size_t>(*stored);
     } else {
-        auto count = prepare(db, "SELECT count(*) FROM archive" + filters, params);
+        // A COUNT over an index that holds every filtered column (0010_archive_count_index.sql), so it
+        // reads index entries only, never the messages.
+        auto count = countMatching("", params);
         if (!count) {
             return count.error();
         }
-        const int rc = count->step();
-        if (rc != SQLITE_ROW) {
-            return toStorageError(rc);
-        }
-        page.count = static_cast<std::size_t>(count->columnInt64(0));
+        page.count = *count;
     }
+    const std::vector<Param> filterParams = params;
+    params = std::move(pageParams);
 
     // One more row than the page shows tells whether another page follows (XEP-0313 §4.3 complete).
     const bool backwards = query.before.has_value();
-    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body FROM archive" + filters;
+    std::string sql = "SELECT id, stamp, with_bare, with_resource, xml, body, seq FROM archive" + pageFilters;
     if (backwards && beforeSeq) {
         sql += " AND seq < ?";
         params.emplace_back(*beforeSeq);
@@ -254,6 +276,7 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
     if (!select) {
         return select.error();
     }
+    std::int64_t firstSeq = 0;  // of the page's first message in archive order
     for (;;) {
         const int rc = select->step();
         if (rc == SQLITE_DONE) {
@@ -270,12 +293,30 @@ Result<ArchivePage, StorageError> selectPage(SqliteDatabase& db, const std::stri
         message.xml = select->columnText(4);
         message.text = select->columnText(5);
         page.messages.push_back(std::move(message));
+        // Forwards the first row is the page's first; backwards the last kept one is.
+        if (page.messages.size() == 1 || (backwards && page.messages.size() <= query.max))
+            firstSeq = select->columnInt64(6);
     }
     page.complete = page.messages.size() <= query.max;
     if (!page.complete)
         page.messages.pop_back();
     if (backwards)
         std::reverse(page.messages.begin(), page.messages.end());
+    // Where the page starts among all that match: known without counting for the first and the last
+    // page, else counted over the same index as the count.
+    if (page.messages.empty() || (!backwards && !afterSeq)) {
+        page.firstIndex = 0;
+    } else if (backwards && !beforeSeq) {
+        page.firstIndex = page.count - page.messages.size();
+    } else {
+        std::vector<Param> values = filterParams;
+        values.emplace_back(firstSeq);
+        auto before = countMatching(" AND seq < ?", values);
+        if (!before) {
+            return before.error();
+        }
+        page.firstIndex = *before;
+    }
     return page;
 }
 

@@ -84,11 +84,26 @@ SqliteStatement::~SqliteStatement() {
     }
 }
 
+namespace {
+// A null pointer would bind NULL instead of an empty string.
+const char* textData(std::string_view text) {
+    return text.empty() ? "" : text.data();
+}
+}  // namespace
+
 SqliteStatement& SqliteStatement::bindText(int index, std::string_view text) {
     // SQLITE_STATIC: the caller's strings outlive the statement's use; bindings are cleared on reset.
-    // A null pointer would bind NULL instead of an empty string.
-    const char* data = text.empty() ? "" : text.data();
-    int rc = sqlite3_bind_text64(statement_, index, data, text.size(), SQLITE_STATIC, SQLITE_UTF8);
+    int rc = sqlite3_bind_text64(statement_, index, textData(text), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+    if (rc != SQLITE_OK && bindError_ == SQLITE_OK) {
+        bindError_ = rc;
+    }
+    return *this;
+}
+
+SqliteStatement& SqliteStatement::bindTextCopy(int index, std::string_view text) {
+    // SQLITE_TRANSIENT: SQLite copies the bytes before this returns, so `text` may be a temporary.
+    int rc =
+        sqlite3_bind_text64(statement_, index, textData(text), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     if (rc != SQLITE_OK && bindError_ == SQLITE_OK) {
         bindError_ = rc;
     }
@@ -96,9 +111,7 @@ SqliteStatement& SqliteStatement::bindText(int index, std::string_view text) {
 }
 
 SqliteStatement& SqliteStatement::bindBlob(int index, std::string_view bytes) {
-    // A null pointer would bind NULL instead of an empty blob.
-    const char* data = bytes.empty() ? "" : bytes.data();
-    int rc = sqlite3_bind_blob64(statement_, index, data, bytes.size(), SQLITE_STATIC);
+    int rc = sqlite3_bind_blob64(statement_, index, textData(bytes), bytes.size(), SQLITE_STATIC);
     if (rc != SQLITE_OK && bindError_ == SQLITE_OK) {
         bindError_ = rc;
     }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -39,11 +40,18 @@ class SqliteStatement {
     SqliteStatement& operator=(const SqliteStatement&) = delete;
     ~SqliteStatement();
 
-    // Parameter indexes start at 1, as in SQLite (?1, ?2, ...). Text and blobs are not copied
-    // (SQLITE_STATIC): what they point to must live until the statement is reset or destroyed, so
-    // never bind a temporary (bindText(1, a + b) is a use-after-free; name the string first).
+    // Parameter indexes start at 1, as in SQLite (?1, ?2, ...). bindText and bindBlob do not copy
+    // (SQLITE_STATIC): what they point to must live until the statement is reset or destroyed. So a
+    // temporary std::string does not compile (bindText(1, a + b) would be a use-after-free): name the
+    // string first, or use bindTextCopy, which has SQLite copy the bytes (SQLITE_TRANSIENT).
     SqliteStatement& bindText(int index, std::string_view text);
+    template <class T>
+    requires std::is_same_v<T, std::string>  // an rvalue std::string (T&& is a forwarding reference)
+        SqliteStatement& bindText(int index, T&& text) = delete;
+    SqliteStatement& bindTextCopy(int index, std::string_view text);
     SqliteStatement& bindBlob(int index, std::string_view bytes);
+    template <class T>
+    requires std::is_same_v<T, std::string> SqliteStatement& bindBlob(int index, T&& bytes) = delete;
     SqliteStatement& bindInt64(int index, std::int64_t value);
 
     // SQLITE_ROW, SQLITE_DONE or an error code.

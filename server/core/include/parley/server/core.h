@@ -12,6 +12,7 @@
 #include "parley/server/module_host.h"
 #include "parley/server/router.h"
 #include "parley/server/session_registry.h"
+#include "parley/server/timers.h"
 
 namespace parley::storage {
 class Storage;
@@ -35,6 +36,8 @@ class ServerCore {
     // Iq requests the server sent and awaits answers to (the router offers it every iq result/error
     // addressed to a served domain or a local bare JID).
     IqTracker& iqTracker() noexcept { return iqTracker_; }
+    // Periodic and one-shot work of modules, on the Clock (ModuleContext::every / after).
+    Timers& timers() noexcept { return timers_; }
     // Threads for CPU-heavy work (see offload.h); never used for I/O.
     boost::asio::thread_pool& cpuPool() noexcept { return cpuPool_; }
 
@@ -64,6 +67,7 @@ class ServerCore {
     EventLoops loops_;
     // After loops_: destroyed first, so that requests still waiting release their loops' work.
     IqTracker iqTracker_{*clock_};
+    Timers timers_{*clock_, loops_};
     SessionRegistry sessions_;
     Router router_;
     ModuleHost modules_;

@@ -20,6 +20,7 @@
 #include "parley/server/log.h"
 #include "parley/server/registration.h"
 #include "parley/server/session.h"
+#include "parley/server/timers.h"
 #include "parley/xml/element.h"
 #include "parley/xmpp/errors.h"
 #include "parley/xmpp/stanza.h"
@@ -205,6 +206,11 @@ class ModuleContext {
     virtual const ServerConfig& config() const = 0;
     // This module's options from [modules.<name>] ("" when absent).
     virtual std::string option(std::string_view key, std::string_view fallback = {}) const = 0;
+    // Called from start(): the module cannot run as configured (say, an option value it cannot use).
+    // The server then does not start; it reports "module '<name>': <problem>", so `problem` names the
+    // option and says how to fix it. start() returns soon after; what it registered is undone.
+    // (parley/modules/options.h reads typed options and calls this for bad values.)
+    virtual void refuseStart(std::string problem) = 0;
     virtual storage::Storage& storage() = 0;
     virtual const Clock& clock() const = 0;
     virtual const Logger& log() const = 0;
@@ -232,6 +238,12 @@ class ModuleContext {
     virtual void defer(std::function<void()> work) = 0;
     // Runs a coroutine on the current event loop (loop 0 off the loops), detached.
     virtual void spawn(std::function<asio::awaitable<void>()> work) = 0;
+    // Periodic work (retention, expiry): `work` runs on an event loop each time `interval` of the
+    // server's Clock has passed since the previous run ended, the first time one interval from now;
+    // never two runs at once. after(): once, `delay` from now. The handle cancels the runs not started
+    // yet. Tests move the Clock (TestServer::advanceClock) instead of waiting (core/timers.h).
+    virtual Registration every(std::chrono::nanoseconds interval, TimerWork work) = 0;
+    virtual Registration after(std::chrono::nanoseconds delay, TimerWork work) = 0;
     // Threads for CPU-heavy work such as PBKDF2; use with offload() from offload.h.
     virtual asio::thread_pool& cpuPool() = 0;
     // Announces that an account was deleted, so other modules drop what they keep for it.

@@ -278,6 +278,7 @@ struct ArchiveQuery {
 struct ArchivePage {
     std::vector<ArchivedMessage> messages;  // in archive order
     std::size_t count = 0;                  // how many messages the filters match, on all pages
+    std::size_t firstIndex = 0;             // how many of those precede messages.front() (XEP-0059 §2.4)
     bool complete = false;                  // no more pages in the direction of the query (XEP-0313 §4.3)
 };
 
