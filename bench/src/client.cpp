@@ -247,7 +247,7 @@ asio::awaitable<Status> Client::send(std::string_view bytes) {
     co_return written;
 }
 
-asio::awaitable<Status> Client::openStream() {
+asio::awaitable<Status> Client::restartStream() {
     const Options& o = *shared_.options;
     parser_.reset();
     // RFC 6120 §4.7: to is the service domain; version 1.0 asks for stream features.
@@ -267,6 +267,15 @@ asio::awaitable<Status> Client::openStream() {
         co_return BenchError{username_ + ": expected <stream:features/>, got <" + features->name() + "/>"};
     }
     features_ = std::move(*features);
+    co_return Status{};
+}
+
+asio::awaitable<Status> Client::openStream() {
+    const Options& o = *shared_.options;
+    const Status opened = co_await restartStream();
+    if (!opened) {
+        co_return opened.error();
+    }
     if (o.tls == TlsMode::StartTls && !conn_->isTls()) {
         const Status upgraded = co_await startTls();
         if (!upgraded) {
@@ -405,20 +414,10 @@ asio::awaitable<Status> Client::authenticateAndBind() {
         co_return authenticated.error();
     }
     // RFC 6120 §6.4.6: after <success/> the client restarts the stream.
-    parser_.reset();
-    const std::string header =
-        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-        "xmlns:stream='http://etherx.jabber.org/streams' to='" +
-        o.domain + "' version='1.0' xml:lang='en'>";
-    const Status sent = co_await send(header);
-    if (!sent) {
-        co_return sent.error();
+    const Status restarted = co_await restartStream();
+    if (!restarted) {
+        co_return restarted.error();
     }
-    auto features = co_await next(o.timeout);
-    if (!features) {
-        co_return features.error();
-    }
-    features_ = std::move(*features);
     const std::string resource = o.resourcePrefix + std::to_string(++shared_.resourceCounter);
     auto bound = co_await request("<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" +
                                       resource + "</resource></bind></iq>",

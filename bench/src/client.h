@@ -105,6 +105,8 @@ class Client final : public Watched {
     void disarm() { deadline_ = Clock::time_point::max(); }
     BenchError failure(std::string_view what, const boost::system::error_code& ec) const;
     asio::awaitable<Status> readMore();
+    // Stream header (after a parser reset), then the server's features.
+    asio::awaitable<Status> restartStream();
     asio::awaitable<Status> startTls();
     asio::awaitable<Status> authenticate();
     std::string nextId();

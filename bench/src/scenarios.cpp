@@ -268,6 +268,75 @@ unsigned loginConcurrency(const Options& o, unsigned total) {
     return std::max(1u, std::min(total, (wanted + o.threads - 1) / o.threads));
 }
 
+// The measured part of chat and presence: runs task(client) for users 1..M for --duration seconds,
+// then sets `stop`, wakes each user's timer (on its loop) and waits for the tasks. The figures of the
+// window are taken before the stop, so the drain that follows is not counted in the rates.
+struct Window {
+    Totals before;
+    Totals after;
+    double seconds = 0;
+};
+
+Window runWindow(Run& run, const std::string& phase, std::atomic<bool>& stop,
+                 const std::function<std::function<asio::awaitable<void>()>(Client*)>& task,
+                 const std::function<asio::steady_timer*(std::uint64_t)>& timerOf) {
+    const Options& o = run.o;
+    run.rt.setPhase(phase);
+    Group tasks;
+    Window window;
+    window.before = run.rt.totals();
+    const CpuWindow cpu(o.serverPid);
+    const auto start = Clock::now();
+    for (std::uint64_t u = 1; u <= o.users; ++u) {
+        Client* client = run.clients[u].get();
+        run.rt.spawn(client->loop(), tasks, task(client));
+    }
+    run.rt.sleep(o.duration);
+    window.after = run.rt.totals();
+    window.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    cpu.report(run.json);
+    if (o.serverPid > 0) {
+        run.json.add("server_rss_bytes", residentBytes(o.serverPid));
+    }
+    stop = true;
+    onEachLoop(run, [&](Loop& loop) {
+        for (std::uint64_t u = 1; u <= o.users; ++u) {
+            asio::steady_timer* timer = timerOf(u);
+            if (run.clients[u] && &run.clients[u]->loop() == &loop && timer != nullptr) {
+                timer->cancel();
+            }
+        }
+    });
+    run.rt.setPhase("drain");
+    run.rt.wait(tasks, o.timeout);
+    return window;
+}
+
+// Waits up to --drain seconds until `expected` (of the totals) were delivered.
+Totals drain(Run& run, const std::function<std::uint64_t(const Totals&)>& expected) {
+    const auto until = Clock::now() + seconds(run.o.drain);
+    Totals t = run.rt.totals();
+    while (Clock::now() < until && !run.rt.failed() && t.delivered < expected(t)) {
+        run.rt.sleep(0.05);
+        t = run.rt.totals();
+    }
+    return t;
+}
+
+// Starts loginConcurrency() copies of make(loop) on every loop; returns how many in all.
+unsigned spawnWorkers(Run& run, Group& group,
+                      const std::function<std::function<asio::awaitable<void>()>(Loop*)>& make) {
+    const unsigned perLoop =
+        loginConcurrency(run.o, static_cast<unsigned>(std::min<std::uint64_t>(run.o.users, 1u << 20)));
+    for (unsigned l = 0; l < run.rt.size(); ++l) {
+        Loop* loop = &run.rt.loop(l);
+        for (unsigned w = 0; w < perLoop; ++w) {
+            run.rt.spawn(*loop, group, make(loop));
+        }
+    }
+    return perLoop * run.rt.size();
+}
+
 // --- register ------------------------------------------------------------------------------------
 
 struct RegisterShared {
@@ -319,18 +388,13 @@ void runRegister(Run& run) {
     const Options& o = run.o;
     RegisterShared shared;
     Group workers;
-    const unsigned perLoop =
-        loginConcurrency(o, static_cast<unsigned>(std::min<std::uint64_t>(o.users, 1u << 20)));
     run.rt.setPhase("registering");
     const auto start = Clock::now();
-    for (unsigned l = 0; l < run.rt.size(); ++l) {
-        Loop* loop = &run.rt.loop(l);
-        for (unsigned w = 0; w < perLoop; ++w) {
-            Run* r = &run;
-            RegisterShared* s = &shared;
-            run.rt.spawn(*loop, workers, [r, loop, s] { return registerWorker(r, loop, s); });
-        }
-    }
+    spawnWorkers(run, workers, [&run, &shared](Loop* loop) -> std::function<asio::awaitable<void>()> {
+        Run* r = &run;
+        RegisterShared* s = &shared;
+        return [r, loop, s] { return registerWorker(r, loop, s); };
+    });
     run.rt.wait(workers, 1e9);
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     const Totals t = run.rt.totals();
@@ -460,19 +524,15 @@ void runLogin(Run& run) {
     const Options& o = run.o;
     LoginShared shared;
     Group workers;
-    const unsigned perLoop =
-        loginConcurrency(o, static_cast<unsigned>(std::min<std::uint64_t>(o.users, 1u << 20)));
     run.rt.setPhase("logins");
     const CpuWindow cpu(o.serverPid);
     const auto start = Clock::now();
-    for (unsigned l = 0; l < run.rt.size(); ++l) {
-        Loop* loop = &run.rt.loop(l);
-        for (unsigned w = 0; w < perLoop; ++w) {
+    const unsigned concurrency =
+        spawnWorkers(run, workers, [&run, &shared](Loop* loop) -> std::function<asio::awaitable<void>()> {
             Run* r = &run;
             LoginShared* s = &shared;
-            run.rt.spawn(*loop, workers, [r, loop, s] { return loginLoop(r, loop, s); });
-        }
-    }
+            return [r, loop, s] { return loginLoop(r, loop, s); };
+        });
     run.rt.sleep(o.duration);
     const Totals t = run.rt.totals();
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
@@ -482,7 +542,7 @@ void runLogin(Run& run) {
     run.rt.wait(workers, o.timeout + 10);
     run.json.add("users", o.users)
         .add("duration_s", o.duration)
-        .add("concurrency", static_cast<std::uint64_t>(perLoop) * run.rt.size())
+        .add("concurrency", static_cast<std::uint64_t>(concurrency))
         .add("scram_cache", o.scramCache)
         .add("logins", t.logins)
         .add("logins_per_s", static_cast<double>(t.logins) / elapsed);
@@ -616,42 +676,19 @@ void runChat(Run& run, Group& readers) {
                   &handler, readers)) {
         return;
     }
-    run.rt.setPhase("chat");
-    Group senders;
-    const Totals t0 = run.rt.totals();
-    const CpuWindow cpu(o.serverPid);
-    const auto start = Clock::now();
-    for (std::uint64_t u = 1; u <= o.users; ++u) {
-        Client* client = run.clients[u].get();
-        Run* r = &run;
-        ChatState* c = &chat;
-        run.rt.spawn(client->loop(), senders, [r, client, c] { return chatSender(r, client, c); });
-    }
-    run.rt.sleep(o.duration);
-    const Totals t1 = run.rt.totals();
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    cpu.report(run.json);
-    const std::uint64_t serverRss = residentBytes(o.serverPid);
-    chat.stop = true;
-    onEachLoop(run, [&](Loop& loop) {
-        for (std::uint64_t u = 1; u <= o.users; ++u) {
-            if (run.clients[u] && &run.clients[u]->loop() == &loop && chat.users[u].wake) {
-                chat.users[u].wake->cancel();
-            }
-        }
-    });
-    run.rt.setPhase("drain");
-    run.rt.wait(senders, o.timeout);
+    const Window window = runWindow(
+        run, "chat", chat.stop,
+        [&run, &chat](Client* client) -> std::function<asio::awaitable<void>()> {
+            Run* r = &run;
+            ChatState* c = &chat;
+            return [r, client, c] { return chatSender(r, client, c); };
+        },
+        [&chat](std::uint64_t u) { return chat.users[u].wake.get(); });
     // Wait for what is still in flight, then count what never came.
-    const auto drainUntil = Clock::now() + seconds(o.drain);
-    while (Clock::now() < drainUntil && !run.rt.failed()) {
-        const Totals t = run.rt.totals();
-        if (t.delivered >= t.sent) {
-            break;
-        }
-        run.rt.sleep(0.05);
-    }
-    const Totals t2 = run.rt.totals();
+    const Totals t2 = drain(run, [](const Totals& t) { return t.sent; });
+    const Totals& t0 = window.before;
+    const Totals& t1 = window.after;
+    const double elapsed = window.seconds;
     run.json.add("users", o.users).add("duration_s", o.duration);
     if (o.rate > 0) {
         run.json.add("rate", o.rate);
@@ -667,9 +704,6 @@ void runChat(Run& run, Group& readers) {
     addLatency(run.json, t2.latency);
     run.lost = t2.sent > t2.delivered ? t2.sent - t2.delivered : 0;
     run.json.add("lost", run.lost).add("duplicated", t2.duplicated).add("reordered", t2.reordered);
-    if (o.serverPid > 0) {
-        run.json.add("server_rss_bytes", serverRss);
-    }
 }
 
 // --- roster --------------------------------------------------------------------------------------
@@ -939,38 +973,19 @@ void runPresence(Run& run, Group& readers) {
         }
         return;
     }
-    run.rt.setPhase("presence");
-    Group changers;
-    const Totals t0 = run.rt.totals();
-    const CpuWindow cpu(o.serverPid);
-    const auto start = Clock::now();
-    for (std::uint64_t u = 1; u <= o.users; ++u) {
-        Client* client = run.clients[u].get();
-        Run* r = &run;
-        PresenceState* s = &state;
-        run.rt.spawn(client->loop(), changers, [r, client, s] { return presenceChanger(r, client, s); });
-    }
-    run.rt.sleep(o.duration);
-    const Totals t1 = run.rt.totals();
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    cpu.report(run.json);
-    state.stop = true;
-    onEachLoop(run, [&](Loop& loop) {
-        for (std::uint64_t u = 1; u <= o.users; ++u) {
-            if (run.clients[u] && &run.clients[u]->loop() == &loop && state.users[u].timer) {
-                state.users[u].timer->cancel();
-            }
-        }
-    });
-    run.rt.setPhase("drain");
-    run.rt.wait(changers, o.timeout);
+    const Window window = runWindow(
+        run, "presence", state.stop,
+        [&run, &state](Client* client) -> std::function<asio::awaitable<void>()> {
+            Run* r = &run;
+            PresenceState* s = &state;
+            return [r, client, s] { return presenceChanger(r, client, s); };
+        },
+        [&state](std::uint64_t u) { return state.users[u].timer.get(); });
     // Each update reaches the sender's K contacts (all online: the ring is within the M users).
-    const auto drainUntil = Clock::now() + seconds(o.drain);
-    Totals t2 = run.rt.totals();
-    while (Clock::now() < drainUntil && !run.rt.failed() && t2.delivered < t2.sent * o.contacts) {
-        run.rt.sleep(0.05);
-        t2 = run.rt.totals();
-    }
+    const Totals t2 = drain(run, [&o](const Totals& t) { return t.sent * o.contacts; });
+    const Totals& t0 = window.before;
+    const Totals& t1 = window.after;
+    const double elapsed = window.seconds;
     const std::uint64_t expected = t2.sent * o.contacts;
     run.json.add("users", o.users)
         .add("contacts", o.contacts)

@@ -93,6 +93,20 @@ std::optional<std::string> readPassword(const std::string& passwordFile) {
     return first;
 }
 
+// The password, prepared as RFC 8265 OpaqueString; nullopt (and a message) if there is none or it is not
+// allowed.
+std::optional<std::string> readPreparedPassword(const std::string& passwordFile) {
+    auto password = readPassword(passwordFile);
+    if (!password)
+        return std::nullopt;
+    auto prepared = prepareResource(*password);  // RFC 8265 OpaqueString
+    if (!prepared) {
+        std::cerr << "parleyctl: the password is empty or contains characters that are not allowed\n";
+        return std::nullopt;
+    }
+    return std::string(*prepared);
+}
+
 // Unix seconds as "2024-05-01 12:00:00 UTC".
 std::string utcTime(std::int64_t unixSeconds) {
     const auto time = static_cast<std::time_t>(unixSeconds);
@@ -318,27 +332,17 @@ int main(int argc, char** argv) {
                       << firstJid->str() << "\n";
             return 2;
         }
-        auto password = readPassword(passwordFile);
-        if (!password)
+        auto prepared = readPreparedPassword(passwordFile);
+        if (!prepared)
             return 2;
-        auto prepared = prepareResource(*password);  // RFC 8265 OpaqueString
-        if (!prepared) {
-            std::cerr << "parleyctl: the password is empty or contains characters that are not allowed\n";
-            return 2;
-        }
         status = addUserRange(store, config, prefix, from, to, domain, *prepared, sameSalt);
     } else if ((command == "adduser" || command == "passwd") && positional.size() == 2) {
         auto jid = parseAccount(positional[1]);
         if (!jid)
             return 2;
-        auto password = readPassword(passwordFile);
-        if (!password)
+        auto prepared = readPreparedPassword(passwordFile);
+        if (!prepared)
             return 2;
-        auto prepared = prepareResource(*password);  // RFC 8265 OpaqueString
-        if (!prepared) {
-            std::cerr << "parleyctl: the password is empty or contains characters that are not allowed\n";
-            return 2;
-        }
         auto credentials = sasl::deriveAllScramCredentials(*prepared, config.scramIterations);
         if (command == "adduser") {
             storage::Account account{std::string(jid->domain()), std::string(jid->local()),
