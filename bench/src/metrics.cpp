@@ -211,6 +211,20 @@ double cpuSeconds(int pid) {
     return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
+std::uint64_t kernelSlabBytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with("Slab:")) {
+            std::istringstream fields(line.substr(5));
+            std::uint64_t kib = 0;
+            fields >> kib;
+            return kib * 1024;
+        }
+    }
+    return 0;
+}
+
 std::uint64_t tcpSocketMemoryBytes() {
     std::ifstream in("/proc/net/sockstat");
     std::string line;

@@ -80,5 +80,6 @@ std::uint64_t residentBytes(int pid);  // VmRSS of /proc/PID/status
 double cpuSeconds(int pid);            // utime + stime of /proc/PID/stat
 std::uint64_t tcpSocketMemoryBytes();  // "TCP: ... mem N" of /proc/net/sockstat (pages -> bytes)
 std::uint64_t ownResidentBytes();      // this process
+std::uint64_t kernelSlabBytes();       // "Slab:" of /proc/meminfo (socket objects live there)
 
 }  // namespace parley::bench

@@ -444,6 +444,7 @@ void runIdle(Run& run, Group& readers) {
     // Baseline before the first connection: the server's RSS and the kernel's TCP buffer memory.
     const std::uint64_t rss0 = residentBytes(o.serverPid);
     const std::uint64_t tcp0 = tcpSocketMemoryBytes();
+    const std::uint64_t slab0 = kernelSlabBytes();
     const std::uint64_t bench0 = ownResidentBytes();
     run.clients.resize(o.sessions + 1);
     std::vector<std::vector<std::uint64_t>> perLoop(run.rt.size());
@@ -478,6 +479,7 @@ void runIdle(Run& run, Group& readers) {
     const Totals t = run.rt.totals();
     const std::uint64_t rss1 = residentBytes(o.serverPid);
     const std::uint64_t tcp1 = tcpSocketMemoryBytes();
+    const std::uint64_t slab1 = kernelSlabBytes();
     const std::uint64_t bench1 = ownResidentBytes();
     const double n = static_cast<double>(std::max<std::uint64_t>(t.sessions, 1));
     run.json.add("sessions_requested", o.sessions)
@@ -494,6 +496,8 @@ void runIdle(Run& run, Group& readers) {
     }
     run.json.add("tcp_mem_bytes", tcp1)
         .add("sockmem_per_session_bytes", (static_cast<double>(tcp1) - static_cast<double>(tcp0)) / n)
+        // Socket, inode and epoll objects of both ends; machine-wide, so other activity adds noise.
+        .add("slab_per_session_bytes", (static_cast<double>(slab1) - static_cast<double>(slab0)) / n)
         .add("bench_rss_per_session_bytes", (static_cast<double>(bench1) - static_cast<double>(bench0)) / n);
 }
 
