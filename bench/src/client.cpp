@@ -359,6 +359,9 @@ asio::awaitable<Status> Client::authenticate() {
         auto it = shared_.scramCache.find(user_);
         if (it != shared_.scramCache.end() && it->second.algorithm == algorithm) {
             scram.useCachedSaltedPassword(it->second);
+        } else if (shared_.lastSalted && shared_.lastSalted->algorithm == algorithm) {
+            // Used only if the server's salt and iteration count are the same (ScramClient checks).
+            scram.useCachedSaltedPassword(*shared_.lastSalted);
         }
     }
     Status sent = co_await send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + o.mech + "'>" +
@@ -400,9 +403,10 @@ asio::awaitable<Status> Client::authenticate() {
     if (!serverFinal || !scram.verifyServerFinal(*serverFinal)) {
         co_return BenchError{username_ + ": the server's SCRAM signature is wrong"};
     }
-    if (o.scramCache && !scram.usedCache() && scram.saltedPassword()) {
+    if (o.scramCache && scram.saltedPassword()) {
         std::lock_guard lock(shared_.cacheMutex);
         shared_.scramCache[user_] = *scram.saltedPassword();
+        shared_.lastSalted = *scram.saltedPassword();
     }
     co_return Status{};
 }
@@ -448,9 +452,11 @@ asio::awaitable<Status> Client::login(bool available) {
     if (!roster) {
         co_return roster.error();
     }
-    if (const xml::Element* query = roster->findChild("query", kRoster)) {
+    if (const xml::Element* query = roster->findChild("query", kRoster);
+        query != nullptr && shared_.keepRosters) {
         roster_ = *query;
     }
+    features_ = xml::Element();  // an idle simulated client keeps as little as it can
     if (available) {
         const Status sent = co_await send("<presence/>");
         if (!sent) {

@@ -36,12 +36,16 @@ struct ClientShared {
     asio::ip::tcp::endpoint server;
     SSL_CTX* tls = nullptr;
     bool loopbackServer = false;
+    bool keepRosters = false;               // keep the roster of login (the roster scenario reads it)
     std::atomic<unsigned> sourceCursor{0};  // next 127.0.0.x to use, 0-based
     std::atomic<std::uint64_t> resourceCounter{0};
     // SaltedPassword per user (RFC 5802 §5.1: a client MAY cache it), so that a login costs the
     // generator no PBKDF2. Guarded by cacheMutex.
     std::mutex cacheMutex;
     std::unordered_map<std::uint64_t, sasl::ScramSaltedPassword> scramCache;
+    // The last SaltedPassword computed: SaltedPassword depends on the password, salt and iterations
+    // only, so accounts that share a salt (parleyctl adduser-range --same-salt) share it too.
+    std::optional<sasl::ScramSaltedPassword> lastSalted;
 };
 
 class Client final : public Watched {
@@ -64,7 +68,7 @@ class Client final : public Watched {
     // SASL, stream restart, bind. What a client does to go online before roster and presence.
     asio::awaitable<Status> authenticateAndBind();
     // connect + openStream + authenticateAndBind + roster get (+ available presence when `available`).
-    // The roster result is kept in roster().
+    // The roster result is kept in roster() when ClientShared::keepRosters is set.
     asio::awaitable<Status> login(bool available);
     const xml::Element& roster() const noexcept { return roster_; }
 
