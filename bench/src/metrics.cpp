@@ -167,21 +167,27 @@ std::string JsonLine::str() const {
     return out;
 }
 
-std::uint64_t residentBytes(int pid) {
-    if (pid <= 0) {
-        return 0;
-    }
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+namespace {
+
+// The value of a "Key:   N kB" line of a /proc file, in bytes (0 when absent).
+std::uint64_t kibField(const std::string& path, std::string_view key) {
+    std::ifstream in(path);
     std::string line;
     while (std::getline(in, line)) {
-        if (line.starts_with("VmRSS:")) {
-            std::istringstream fields(line.substr(6));
+        if (line.starts_with(key) && line.size() > key.size() && line[key.size()] == ':') {
+            std::istringstream fields(line.substr(key.size() + 1));
             std::uint64_t kib = 0;
             fields >> kib;
             return kib * 1024;
         }
     }
     return 0;
+}
+
+}  // namespace
+
+std::uint64_t residentBytes(int pid) {
+    return pid > 0 ? kibField("/proc/" + std::to_string(pid) + "/status", "VmRSS") : 0;
 }
 
 std::uint64_t ownResidentBytes() {
@@ -212,17 +218,7 @@ double cpuSeconds(int pid) {
 }
 
 std::uint64_t kernelSlabBytes() {
-    std::ifstream in("/proc/meminfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.starts_with("Slab:")) {
-            std::istringstream fields(line.substr(5));
-            std::uint64_t kib = 0;
-            fields >> kib;
-            return kib * 1024;
-        }
-    }
-    return 0;
+    return kibField("/proc/meminfo", "Slab");
 }
 
 std::uint64_t tcpSocketMemoryBytes() {
