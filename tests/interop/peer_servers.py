@@ -289,6 +289,7 @@ modules:
 {mam}  mod_offline:
     access_max_user_messages: max_user_offline_messages
   mod_ping: {{}}
+  mod_push: {{}}
   mod_privacy: {{}}
   mod_private: {{}}
   mod_pubsub:
