@@ -101,7 +101,7 @@ class PeerServer:
         self.configure()
         self.process = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, text=True, cwd=self.dir,
-                                        env=self.environment(), start_new_session=True)
+                                        env=self.environment())
 
         def pump():
             for line in self.process.stdout:

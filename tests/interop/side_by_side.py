@@ -16,13 +16,20 @@ from parleyd_process import Parleyd
 from peer_servers import Ejabberd, Prosody
 
 
-def run_against(name, start, battery):
-    """Starts a server with `start()` (it returns the server, with .port and .stop()), runs `battery` on a
-    fresh event loop, stops the server. Returns the outcomes, or the reason it could not be started."""
+# The server running now (the watchdog stops it) and the outcomes so far (the watchdog reports them).
+running = {"server": None, "parley": None, "peers": {}}
+
+
+def run_against(name, make, battery):
+    """Makes a server with `make()` (it has .start(), .port, .direct_port and .stop()), starts it, runs
+    `battery` on a fresh event loop, stops the server. Returns the outcomes, or the reason it could not be
+    made or started."""
     print(f"\n== {name}", flush=True)
     try:
-        server = start()
+        server = running["server"] = make()
+        server.start()
     except (OSError, RuntimeError) as e:  # PeerUnavailable is a RuntimeError
+        running["server"] = None
         print(f"SKIP  {name}: {e}", flush=True)
         return str(e).splitlines()[0]
     loop = asyncio.new_event_loop()
@@ -39,6 +46,7 @@ def run_against(name, start, battery):
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         server.stop()
+        running["server"] = None
 
 
 def verdict(peer, name, outcomes, known):
@@ -75,20 +83,40 @@ def compare(parleyd, battery, known=None, watchdog=170, what="the battery", info
     """Runs `battery` against Parley (the parleyd binary), Prosody and ejabberd; prints the table and
     every peer difference; returns the exit status (1 when a Parley case failed). Parley failing a case in
     `informational` (not asked for) or in `gaps` ({case: what is missing}, known and reported) shows as
-    "gap" and does not fail; a gap that passes is reported so that it is removed from the list."""
+    "gap" and does not fail; a gap that passes is reported so that it is removed from the list.
+
+    The watchdog bounds the whole run: should a server hang (or a peer start too slowly on a loaded
+    machine), it stops that server and reports what ran; a peer that did not finish is "skipped", and the
+    exit status is still Parley's."""
     known = known or {}
     gaps = gaps or {}
     excused = set(informational) | set(gaps)
     began = time.monotonic()
-    timer = threading.Timer(watchdog, lambda: (print(f"FAIL  watchdog: not done in {watchdog} s", flush=True),
-                                               os._exit(3)))
+
+    def expire():
+        print(f"\nwatchdog: not done in {watchdog} s; stopping the server that is running", flush=True)
+        if running["server"] is not None:
+            running["server"].stop()
+        if not isinstance(running["parley"], list):
+            print(f"FAIL  Parley did not finish {what} within the watchdog", flush=True)
+            os._exit(3)
+        for peer in ("Prosody", "ejabberd"):
+            running["peers"].setdefault(peer, f"did not finish within the {watchdog} s watchdog")
+        os._exit(report(running["parley"], running["peers"], known, informational, gaps, excused, what, began))
+
+    timer = threading.Timer(watchdog, expire)
     timer.daemon = True
     timer.start()
-    parley = run_against("Parley", lambda: Parleyd(parleyd).start(), battery)
-    peers = {}
+    parley = running["parley"] = run_against("Parley", lambda: Parleyd(parleyd), battery)
+    peers = running["peers"]
     for peer in (Prosody, Ejabberd):
-        peers[peer.name] = run_against(peer.name, lambda peer=peer: peer().start(), battery)
+        peers[peer.name] = run_against(peer.name, peer, battery)
     timer.cancel()
+    return report(parley, dict(peers), known, informational, gaps, excused, what, began)
+
+
+def report(parley, peers, known, informational, gaps, excused, what, began):
+    """Prints the table and the differences; the exit status."""
     if not isinstance(parley, list) or not parley:
         print(f"FAIL  Parley did not run {what}: {parley}")
         return 1
