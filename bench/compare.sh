@@ -189,6 +189,7 @@ outbound_queue_bytes = "1GiB"
 max_connections_per_ip = 0
 max_preauth_connections_per_ip = 0
 presence_per_second = 0
+registration_interval = 0  # the generator may register from any 127.0.0.0/8 address
 
 [timeouts]
 idle = "1h"
