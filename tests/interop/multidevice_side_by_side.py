@@ -11,13 +11,14 @@ server: alice on a desk and a phone, bob, carol (a stranger). Each case checks w
     conversion are reported only (issue 4 does not ask for them);
   - XEP-0198: enable with resumption, <r/>/<a h/> counting, resumption after a cut with nothing lost or
     duplicated, and another account resuming alice's session refused;
-  - XEP-0280: enable, received and sent copies to the other resource, <private/> not copied;
-  - XEP-0313: the archive, a query by `with`, XEP-0059 paging (max, after, before), flip-page, count;
-    XEP-0359 stanza-id on a live message;
+  - XEP-0280: enable, received and sent copies to the other resource, <private/> not copied, disable;
+  - XEP-0313: the archive, a query by `with`, XEP-0059 paging (max, after, before), flip-page, count,
+    preferences; XEP-0359 stanza-id on a live message;
   - XEP-0352: presence held back from an inactive client and delivered when it is active again;
   - XEP-0163/0060: publish with publish-options access_model=open and read the node configuration back
     (as the compliance tester does for OMEMO), a stranger reads the open node, +notify delivery to a
-    contact, avatar metadata (XEP-0084), bookmarks2 (XEP-0402) and its XEP-0411 #compat view.
+    contact, avatar metadata (XEP-0084), the last item to a contact's new resource, a retraction,
+    bookmarks2 (XEP-0402) and its XEP-0411 #compat view.
 
 A case that Parley fails fails the test, except the PARLEY_GAPS below (known, reported, shown as "gap"
 in the table; one that passes again is reported so that it is removed). The peers' results are reported,
@@ -174,6 +175,7 @@ class Battery:
             ("XEP-0280 §5: a received copy to the other resource", self.carbons_received),
             ("XEP-0280 §6: a sent copy to the other resource", self.carbons_sent),
             ("XEP-0280 §7: <private/> is not copied", self.carbons_private),
+            ("XEP-0280 §4: after <disable/> the resource gets no copies", self.carbons_disable),
             ("XEP-0359 §3: a live message carries the archive's stanza-id", self.live_stanza_id),
             ("XEP-0313 §4: the archive holds the conversation, in order", self.mam_archive),
             ("XEP-0313 §4.1.1: a query by 'with' returns that contact's messages only", self.mam_with),
@@ -182,6 +184,7 @@ class Battery:
             ("XEP-0059 §2.5: <before/> (empty) gives the last page", self.mam_before),
             ("XEP-0313 §4.3: <flip-page/> returns the page in reverse order", self.mam_flip),
             ("XEP-0059 §2.6: max=0 gives the count only", self.mam_count),
+            ("XEP-0313 §6: preferences read and set (default roster), then back to always", self.mam_prefs),
             ("XEP-0352 §4: presence is held back from an inactive client", self.csi_inactive),
             ("XEP-0352 §4: and delivered when it is active again", self.csi_active),
             ("XEP-0198 §3: <enable resume='true'/> -> <enabled id resume/>", self.sm_enable),
@@ -193,6 +196,8 @@ class Battery:
             ("XEP-0060 §6.5: a stranger reads the open node's items", self.pep_stranger_reads),
             ("XEP-0163 §4.3: +notify delivers a contact's nick to a contact", self.pep_notify),
             ("XEP-0084: avatar data and metadata; metadata notified to +notify", self.pep_avatar),
+            ("XEP-0163 §4.3.2: a contact's new resource gets the last item on presence", self.pep_last_on_presence),
+            ("XEP-0060 §7.2.2.1: a retraction with notify='true' reaches the contact", self.pep_retract),
             ("XEP-0402 §3: bookmarks2 published with its publish-options, read back", self.bookmarks2),
             ("XEP-0411 §3: the bookmark is seen through XEP-0049 private storage", self.bookmarks_compat),
         ]
@@ -303,6 +308,16 @@ class Battery:
         copied = self.phone.found(carbon("sent", "private from the desk"), since)
         return delivered is not None and not copied, self.phone.transcript(since)
 
+    def carbons_disable(self):
+        answer = self.phone.iq("set", f"<disable xmlns='{CARBONS}'/>")
+        since, desk = self.phone.mark(), self.desk.mark()
+        self.bob.message(f"{ALICE}/desk", "after the phone disabled carbons")
+        delivered = self.desk.wait(is_message_with("after the phone disabled carbons"), desk)
+        self.phone.barrier()
+        copied = self.phone.found(carbon("received", "after the phone disabled carbons"), since)
+        return is_ok(answer) and delivered is not None and not copied, \
+            f"{describe(answer)} {self.phone.transcript(since)}"
+
     # --- XEP-0313 and XEP-0359 ---
 
     def live_stanza_id(self):
@@ -391,6 +406,16 @@ class Battery:
         count = self.rsm(fin, "count")
         return not bodies and count is not None and count.isdigit() and int(count) >= 10, \
             f"got {bodies} fin={describe(answer)}"
+
+    def mam_prefs(self):
+        read = self.desk.iq("get", f"<prefs xmlns='{MAM}'/>")
+        prefs = read.find(f"{{{MAM}}}prefs") if is_ok(read) else None
+        roster = self.desk.iq("set", f"<prefs xmlns='{MAM}' default='roster'><always/><never/></prefs>")
+        echoed = roster.find(f"{{{MAM}}}prefs") if is_ok(roster) else None
+        back = self.desk.iq("set", f"<prefs xmlns='{MAM}' default='always'><always/><never/></prefs>")
+        return prefs is not None and prefs.get("default") in ("always", "roster", "never") and \
+            echoed is not None and echoed.get("default") == "roster" and is_ok(back), \
+            f"get={describe(read)} set={describe(roster)} back={describe(back)}"
 
     # --- XEP-0352 ---
 
@@ -518,6 +543,23 @@ class Battery:
         has_data = is_ok(read) and read.find(f".//{{{AVATAR_DATA}}}data") is not None
         return is_ok(data) and is_ok(meta) and got is not None and has_data, \
             f"data={describe(data)} meta={describe(meta)} read={describe(read)} {self.bob.transcript(since)}"
+
+    def pep_last_on_presence(self):
+        tablet = self.client("bob/tablet", self.bob.features)
+        if not tablet.login("bob", PASSWORDS["bob"], "tablet"):
+            return False, tablet.transcript()
+        got = tablet.wait(lambda e: tag(e) == "message" and any(
+            i.get("node") == NICK for i in e.iter(f"{{{PUBSUB_EVENT}}}items")), since=0)
+        tablet.close()
+        return got is not None, tablet.transcript()
+
+    def pep_retract(self):
+        since = self.bob.mark()
+        answer = self.desk.iq("set", f"<pubsub xmlns='{PUBSUB}'><retract node='{NICK}' notify='true'>"
+                                     "<item id='current'/></retract></pubsub>")
+        got = self.bob.wait(lambda e: tag(e) == "message" and any(
+            r.get("id") == "current" for r in e.iter(f"{{{PUBSUB_EVENT}}}retract")), since)
+        return is_ok(answer) and got is not None, f"{describe(answer)} {self.bob.transcript(since)}"
 
     def bookmarks2(self):
         options = {"pubsub#persist_items": "true", "pubsub#max_items": "max",
