@@ -268,6 +268,7 @@ listen:
 auth_password_format: scram
 auth_scram_hash: sha256
 registration_timeout: infinity
+max_fsm_queue: 1000000
 acl:
   local:
     user_regexp: ""
