@@ -264,6 +264,29 @@ TYPED_TEST_P(StorageConformance, TakenUsernameIsAlreadyExistsAndKeepsTheFirstAcc
     EXPECT_EQ(found->credentials, account("example.org", "juliet").credentials);
 }
 
+TYPED_TEST_P(StorageConformance, BulkCreationSkipsTakenNamesAndCountsTheRest) {
+    this->create(account("example.org", "bench2", 1));
+    this->create(account("example.org", "gone", 1));
+    ASSERT_TRUE(this->run(this->accounts().deleteAccount("example.org", "gone", 1800000000)));
+    std::vector<Account> batch;
+    for (const char* name : {"bench1", "bench2", "bench3", "gone"}) {
+        Account a = account("example.org", name, 5);
+        a.credentials = {credential(HashAlgorithm::Sha256, name)};
+        batch.push_back(std::move(a));
+    }
+    auto created = this->run(this->accounts().createAccounts(batch));
+    ASSERT_TRUE(created) << toString(created.error());
+    EXPECT_EQ(*created, 2u);  // bench2 exists, gone has a tombstone
+    EXPECT_EQ(this->find("example.org", "bench1")->credentials, batch[0].credentials);
+    EXPECT_EQ(this->find("example.org", "bench3")->createdAt, 5);
+    EXPECT_EQ(this->find("example.org", "bench2")->createdAt, 1);  // the first account is kept whole
+    EXPECT_EQ(this->find("example.org", "bench2")->credentials, account("example.org", "bench2").credentials);
+    EXPECT_EQ(this->find("example.org", "gone"), std::nullopt);
+    auto again = this->run(this->accounts().createAccounts(batch));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(*again, 0u);
+}
+
 TYPED_TEST_P(StorageConformance, SameUsernameOnAnotherHostIsAnotherAccount) {
     this->create(account("example.org", "juliet", 1));
     Account other = account("example.net", "juliet", 2);
@@ -1260,7 +1283,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ConcurrentWritersGetDistinctIdsAndVersions, CallsAfterCloseAreUnavailable,
     PepNodesAreCreatedFoundListedSortedAndConfigured, PepNodesBeyondMaxNodesAreQuotaExceeded,
     PepItemsAreNewestFirstReplacedByIdAndTrimmedToMaxItems, PepRetractPurgeAndDeleteNode,
-    DeleteAccountRemovesThePepNodes);
+    DeleteAccountRemovesThePepNodes, BulkCreationSkipsTakenNamesAndCountsTheRest);
 
 // One line per backend.
 INSTANTIATE_TYPED_TEST_SUITE_P(Memory, StorageConformance, MemoryBackend);

@@ -26,6 +26,24 @@ StoreResult<void> MemoryAccountStore::createAccount(Account account) {
     co_return Result<void, StorageError>{};
 }
 
+StoreResult<std::size_t> MemoryAccountStore::createAccounts(std::vector<Account> accounts) {
+    std::lock_guard lock(state_.mutex);
+    if (state_.closed) {
+        co_return StorageError::Unavailable;
+    }
+    std::size_t created = 0;
+    for (Account& account : accounts) {
+        MemoryState::UserKey key{account.host, account.username};
+        if (state_.accounts.contains(key) || state_.tombstones.contains(key)) {
+            continue;
+        }
+        account.credentials = normalizeCredentials(std::move(account.credentials));
+        state_.accounts.emplace(std::move(key), std::move(account));
+        ++created;
+    }
+    co_return created;
+}
+
 StoreResult<std::optional<Account>> MemoryAccountStore::findAccount(std::string host, std::string username) {
     std::lock_guard lock(state_.mutex);
     if (state_.closed) {

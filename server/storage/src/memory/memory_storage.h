@@ -56,6 +56,7 @@ class MemoryAccountStore final : public AccountStore {
     explicit MemoryAccountStore(MemoryState& state) : state_(state) {}
 
     StoreResult<void> createAccount(Account account) override;
+    StoreResult<std::size_t> createAccounts(std::vector<Account> accounts) override;
     StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) override;
     StoreResult<void> setCredentials(std::string host, std::string username,
                                      std::vector<sasl::ScramCredential> credentials) override;

@@ -139,27 +139,48 @@ Result<void, StorageError> deleteTombstone(SqliteDatabase& db, const std::string
     return {};
 }
 
+// Inside a write transaction.
+Result<void, StorageError> insertAccountRows(SqliteDatabase& db, const Account& account) {
+    // The name of a deleted account stays taken until its tombstone is removed.
+    auto tombstone = selectTombstone(db, account.host, account.username);
+    if (!tombstone) {
+        return tombstone.error();
+    }
+    if (tombstone->has_value()) {
+        return StorageError::AlreadyExists;
+    }
+    auto insert = db.statement("INSERT INTO accounts (host, username, created_at) VALUES (?1, ?2, ?3)");
+    if (!insert) {
+        return insert.error();
+    }
+    insert->bindText(1, account.host).bindText(2, account.username).bindInt64(3, account.createdAt);
+    // A PRIMARY KEY violation here is a taken user name: AlreadyExists.
+    if (auto done = insert->run(); !done) {
+        return done.error();
+    }
+    return insertCredentials(db, account.host, account.username, normalizeCredentials(account.credentials));
+}
+
 Result<void, StorageError> insertAccount(SqliteDatabase& db, const Account& account) {
-    return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
-        // The name of a deleted account stays taken until its tombstone is removed.
-        auto tombstone = selectTombstone(db, account.host, account.username);
-        if (!tombstone) {
-            return tombstone.error();
+    return inTransaction(db, SqliteTransaction::Mode::Write,
+                         [&]() -> Result<void, StorageError> { return insertAccountRows(db, account); });
+}
+
+// One transaction for all: a commit (and its fsync) per account would make 10 000 accounts take
+// minutes. The account row and its credentials are inserted together, so a taken name (whose INSERT
+// fails before any credential row) leaves nothing behind.
+Result<std::size_t, StorageError> insertAccounts(SqliteDatabase& db, const std::vector<Account>& accounts) {
+    return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<std::size_t, StorageError> {
+        std::size_t created = 0;
+        for (const Account& account : accounts) {
+            auto inserted = insertAccountRows(db, account);
+            if (inserted) {
+                ++created;
+            } else if (inserted.error() != StorageError::AlreadyExists) {
+                return inserted.error();
+            }
         }
-        if (tombstone->has_value()) {
-            return StorageError::AlreadyExists;
-        }
-        auto insert = db.statement("INSERT INTO accounts (host, username, created_at) VALUES (?1, ?2, ?3)");
-        if (!insert) {
-            return insert.error();
-        }
-        insert->bindText(1, account.host).bindText(2, account.username).bindInt64(3, account.createdAt);
-        // A PRIMARY KEY violation here is a taken user name: AlreadyExists.
-        if (auto done = insert->run(); !done) {
-            return done.error();
-        }
-        return insertCredentials(db, account.host, account.username,
-                                 normalizeCredentials(account.credentials));
+        return created;
     });
 }
 
@@ -522,6 +543,11 @@ void SqliteStorage::close() {
 StoreResult<void> SqliteAccountStore::createAccount(Account account) {
     return worker_.runOnWorker(
         [&db = db_, account = std::move(account)] { return insertAccount(db, account); });
+}
+
+StoreResult<std::size_t> SqliteAccountStore::createAccounts(std::vector<Account> accounts) {
+    return worker_.runOnWorker(
+        [&db = db_, accounts = std::move(accounts)] { return insertAccounts(db, accounts); });
 }
 
 StoreResult<std::optional<Account>> SqliteAccountStore::findAccount(std::string host, std::string username) {

@@ -23,6 +23,7 @@ class SqliteAccountStore final : public AccountStore {
     SqliteAccountStore(WorkerThread& worker, SqliteDatabase& db) : worker_(worker), db_(db) {}
 
     StoreResult<void> createAccount(Account account) override;
+    StoreResult<std::size_t> createAccounts(std::vector<Account> accounts) override;
     StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) override;
     StoreResult<void> setCredentials(std::string host, std::string username,
                                      std::vector<sasl::ScramCredential> credentials) override;

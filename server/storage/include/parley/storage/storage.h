@@ -46,6 +46,10 @@ class AccountStore {
     virtual ~AccountStore() = default;
     // AlreadyExists if the user name is taken on that host, by an account or by a tombstone.
     virtual StoreResult<void> createAccount(Account account) = 0;
+    // Bulk creation (parleyctl adduser-range, benchmarks): creates each account whose name is free, in
+    // one transaction, and skips those whose name is taken (by an account or a tombstone). Returns how
+    // many were created.
+    virtual StoreResult<std::size_t> createAccounts(std::vector<Account> accounts) = 0;
     // nullopt (not an error) when there is no such account.
     virtual StoreResult<std::optional<Account>> findAccount(std::string host, std::string username) = 0;
     // Replaces all credentials (password change). NotFound if there is no such account.
