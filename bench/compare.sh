@@ -94,7 +94,7 @@ wait_port() {  # port pid seconds: polls until the port accepts, the process die
 # Sized for the 20 000 open files of these machines: the generator and the server each hold one socket
 # per session, so at most about 9 000 sessions in one run.
 if ((quick)); then
-  USERS=200; IDLE=500; IDLE_RATE=250; HOLD=5; DURATION=5; CONTACTS=10; CHAT_USERS=100; ROSTER_USERS=200
+  USERS=600; IDLE=500; IDLE_RATE=250; HOLD=5; DURATION=5; CONTACTS=10; CHAT_USERS=100; ROSTER_USERS=200
   RATES="500 1000 2000"; INFLIGHT=8; OFFLINE_USERS=50; OFFLINE_MESSAGES=20; LOGIN_USERS=100
 else
   USERS=9000; IDLE=8000; IDLE_RATE=500; HOLD=30; DURATION=20; CONTACTS=20; CHAT_USERS=1000; ROSTER_USERS=2000
