@@ -420,8 +420,10 @@ class Battery:
     # --- XEP-0352 ---
 
     def csi_inactive(self):
-        self.phone.barrier()
         self.phone.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+        # The server handles the phone's elements in order (RFC 6120 §10.1): once the ping is answered it
+        # has taken <inactive/>, before bob's presence exists (the answer, urgent, flushes nothing yet).
+        self.phone.barrier()
         self.csi_mark = self.phone.mark()
         # No iq to the phone from here on: an iq is urgent and would end the holding back (§6 leaves the
         # rules to the server; all three flush on one).
