@@ -12,8 +12,9 @@ packages=(
   libicu-dev libidn2-dev libtomlplusplus-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-slixmpp openssl
-  # interop: a second server that runs the same RFC 6121 battery (tests/interop/rfc6121_side_by_side.py)
-  prosody
+  # interop: the peer servers that run the same batteries (tests/interop/*_side_by_side.py, started by
+  # tests/interop/peer_servers.py) and bench/compare.sh; ejabberd brings its Erlang runtime
+  prosody ejabberd
 )
 
 missing=()
@@ -38,6 +39,13 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
+# The peer servers only ever run privately (tests/interop/peer_servers.py): keep apt from starting their
+# system services (ejabberd would take ports 5222, 5269, 5280 and start epmd) while it installs them.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 echo "install-deps: done"
