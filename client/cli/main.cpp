@@ -1,17 +1,21 @@
 // parley: a command-line XMPP client on the Parley client library (docs/client.md).
+#include <poll.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "cli.h"
+#include "line_editor.h"
 #include "parley/client/blocking_client.h"
 
 namespace {
@@ -34,7 +38,8 @@ commands:
   send JID [TEXT...]      send a message; without TEXT, standard input is the message
   listen                  print incoming messages, presence and requests until interrupted
   history JID             print the conversation with JID (--limit N, newest last)
-  chat JID                read lines from standard input and send them, print replies
+  chat JID                chat: on a terminal with line editing and history, replies shown as
+                          they arrive; otherwise each line of standard input is sent
 
 options:
   --account JID           use this account instead of the remembered one
@@ -154,39 +159,159 @@ int remember(Session& s, const Args& args) {
     return kOk;
 }
 
-void printEvent(const client::Event& event, bool json) {
+/// An event as the user reads it (one line, or one JSON object); `error` for standard error. Empty
+/// text: nothing to show (a message without a body: a receipt or a chat state).
+struct Shown {
+    std::string text;
+    bool error = false;
+};
+
+Shown formatEvent(const client::Event& event, bool json) {
+    std::ostringstream out;
     if (auto* m = std::get_if<client::Message>(&event)) {
         if (m->body.empty())
-            return;
+            return {};
         if (json)
-            std::cout << "{\"type\":\"message\",\"from\":" << jsonString(m->from)
-                      << ",\"id\":" << jsonString(m->id) << ",\"body\":" << jsonString(m->body) << "}\n";
+            out << "{\"type\":\"message\",\"from\":" << jsonString(m->from) << ",\"id\":" << jsonString(m->id)
+                << ",\"body\":" << jsonString(m->body) << "}";
         else
-            std::cout << m->from << ": " << m->body << "\n";
+            out << m->from << ": " << m->body;
     } else if (auto* p = std::get_if<client::Presence>(&event)) {
         const std::string state(toString(p->availability));
         if (json)
-            std::cout << "{\"type\":\"presence\",\"from\":" << jsonString(p->from)
-                      << ",\"show\":" << jsonString(state) << ",\"status\":" << jsonString(p->status)
-                      << "}\n";
+            out << "{\"type\":\"presence\",\"from\":" << jsonString(p->from)
+                << ",\"show\":" << jsonString(state) << ",\"status\":" << jsonString(p->status) << "}";
         else
-            std::cout << "* " << p->from << " is " << state
-                      << (p->status.empty() ? "" : " (" + p->status + ")") << "\n";
+            out << "* " << p->from << " is " << state << (p->status.empty() ? "" : " (" + p->status + ")");
     } else if (auto* n = std::get_if<client::SubscriptionNotice>(&event)) {
         static constexpr const char* kNames[] = {"request", "approved", "denied", "unsubscribed"};
         const char* name = kNames[static_cast<int>(n->event)];
         if (json)
-            std::cout << "{\"type\":\"subscription\",\"from\":" << jsonString(n->jid) << ",\"event\":\""
-                      << name << "\"}\n";
+            out << "{\"type\":\"subscription\",\"from\":" << jsonString(n->jid) << ",\"event\":\"" << name
+                << "\"}";
         else if (n->event == client::SubscriptionEvent::Request)
-            std::cout << "* " << n->jid << " wants to see your presence: parley roster approve " << n->jid
-                      << "\n";
+            out << "* " << n->jid << " wants to see your presence: parley roster approve " << n->jid;
         else
-            std::cout << "* " << n->jid << ": subscription " << name << "\n";
+            out << "* " << n->jid << ": subscription " << name;
     } else if (auto* d = std::get_if<client::Disconnected>(&event)) {
-        std::cerr << "parley: disconnected: " << d->error.describe() << "\n";
+        return {"parley: disconnected: " + d->error.describe(), true};
     }
-    std::cout << std::flush;
+    return {out.str()};
+}
+
+void printEvent(const client::Event& event, bool json) {
+    const Shown shown = formatEvent(event, json);
+    if (!shown.text.empty())
+        (shown.error ? std::cerr : std::cout) << shown.text << "\n" << std::flush;
+}
+
+/// The terminal in raw mode for the line editor (no echo, no line buffering, Ctrl-C and Ctrl-D as
+/// keys), restored when this goes away. Output processing stays on, so stray lines stay readable.
+class RawTerminal {
+  public:
+    RawTerminal() {
+        if (tcgetattr(STDIN_FILENO, &saved_) != 0)
+            return;
+        termios raw = saved_;
+        raw.c_lflag &= ~static_cast<tcflag_t>(ECHO | ICANON | IEXTEN | ISIG);
+        raw.c_iflag &= ~static_cast<tcflag_t>(IXON | ICRNL | INLCR);
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        active_ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0;
+    }
+    ~RawTerminal() {
+        if (active_)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+    }
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+    bool active() const { return active_; }
+
+  private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+void writeTerminal(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(STDOUT_FILENO, bytes.data() + done, bytes.size() - done);
+        if (n <= 0)
+            return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+/// `parley chat` on a terminal: a line editor on the input line, incoming events printed above it.
+/// The reader thread owns the keyboard, this thread the events; the editor is shared under a mutex.
+int chatOnTerminal(BlockingClient& client, const std::string& peer) {
+    RawTerminal terminal;
+    if (!terminal.active())
+        return usage("cannot switch the terminal to raw mode for `parley chat`; pipe the input instead");
+    const std::string bound = client.boundJid();
+    const std::string self = bound.substr(0, bound.find('/')) + "/";
+    std::mutex mutex;
+    LineEditor editor("> ");
+    auto show = [&mutex, &editor](const std::string& text) {
+        std::lock_guard lock(mutex);
+        writeTerminal(editor.printAbove(text));
+    };
+    show("chatting with " + peer + " (Enter sends, Ctrl-D or Ctrl-C ends)");
+    std::atomic<bool> inputDone{false};
+    std::thread reader([&] {
+        std::array<char, 256> bytes{};
+        while (!interrupted && !inputDone) {
+            // Poll with a timeout, so that the thread notices the end of the session and can be joined.
+            pollfd in{.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
+            if (::poll(&in, 1, 200) <= 0)
+                continue;
+            const ssize_t n = ::read(STDIN_FILENO, bytes.data(), bytes.size());
+            if (n <= 0)
+                break;
+            LineEditor::Output out;
+            {
+                std::lock_guard lock(mutex);
+                out = editor.feed(std::string_view(bytes.data(), static_cast<std::size_t>(n)));
+                writeTerminal(out.terminal);
+            }
+            for (const std::string& line : out.lines) {
+                if (line.empty())
+                    continue;
+                auto sent = client.sendMessage(peer, line);
+                if (!sent)
+                    show("parley: " + sent.error().describe());
+            }
+            if (out.interrupted)
+                interrupted = true;
+            if (out.endOfInput)
+                break;
+        }
+        inputDone = true;
+    });
+    int code = kOk;
+    while (!interrupted && !inputDone) {
+        auto event = client.nextEvent(std::chrono::milliseconds(200));
+        if (!event)
+            continue;
+        // Our own presence comes back from the server (RFC 6121 §4.4.2); it is not part of the chat.
+        if (auto* p = std::get_if<client::Presence>(&*event); p && p->from.starts_with(self))
+            continue;
+        const Shown shown = formatEvent(*event, false);
+        if (!shown.text.empty())
+            show(shown.text);
+        if (auto* d = std::get_if<client::Disconnected>(&*event)) {
+            code = exitCodeFor(d->error);
+            break;
+        }
+    }
+    inputDone = true;
+    reader.join();
+    {
+        std::lock_guard lock(mutex);
+        writeTerminal("\r\x1b[K");  // leave a clean line for the shell's prompt
+    }
+    client.disconnect();
+    return code;
 }
 
 int runCommand(const Args& args) {
@@ -288,6 +413,8 @@ int runCommand(const Args& args) {
             return fail(online.error());
         std::signal(SIGINT, onSignal);
         std::signal(SIGTERM, onSignal);
+        if (command == "chat" && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+            return chatOnTerminal(client, pos[0]);
         const bool json = args.has("--json");
         std::thread reader;
         std::atomic<bool> inputDone{false};
