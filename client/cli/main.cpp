@@ -29,14 +29,16 @@ constexpr const char* kHelp = R"(usage: parley [options] COMMAND [arguments]
 commands:
   register JID            create an account (in-band registration) and remember it
   login JID               check the password and remember the account in ~/.config/parley/
-  roster [list]           list contacts
-  roster add JID [NAME]   add a contact and ask to see its presence
+  roster [list]           list contacts (--json: one object a line, with groups)
+  roster add JID [NAME]   add a contact and ask to see its presence (--group GROUP to file it)
   roster remove JID       remove a contact
   roster rename JID NAME  rename a contact
   roster approve JID      let JID see your presence
   roster deny JID         refuse JID's request
   send JID [TEXT...]      send a message; without TEXT, standard input is the message
   listen                  print incoming messages, presence and requests until interrupted
+  vcard [JID]             print a vCard (yours without JID); --json for all fields as one object
+  vcard set               change your vCard: --name, --nickname, --email, --url, --note
   history JID             print the conversation with JID (--limit N, newest last)
   chat JID                chat: on a terminal with line editing and history, replies shown as
                           they arrive; otherwise each line of standard input is sent
@@ -50,7 +52,7 @@ options:
   --password-file FILE    read the password from FILE (or set PARLEY_PASSWORD; else you are asked)
   --remember-password     (login, register) keep the password in ~/.config/parley/password, mode 0600
   --resource NAME         the resource to bind
-  --json                  (listen, history) one JSON object per line
+  --json                  (listen, history, roster, vcard) one JSON object per line
   --verbose               say how the connection was made (TLS, SASL mechanism, stream management)
   --config-dir DIR        instead of ~/.config/parley
 
@@ -358,15 +360,16 @@ int runCommand(const Args& args) {
             auto roster = client.roster();
             if (!roster)
                 return fail(roster.error());
-            for (const auto& item : *roster) {
-                std::cout << item.jid << "\t" << item.name << "\t" << toString(item.subscription)
-                          << (item.pendingOut ? " (asked)" : "") << "\n";
-            }
+            for (const auto& item : *roster)
+                std::cout << formatRosterItem(item, args.has("--json")) << "\n";
             return kOk;
         } else if (!need(2).empty()) {
             return usage(need(2));
         } else if (action == "add") {
-            done = client.addContact(pos[1], pos.size() > 2 ? pos[2] : args.option("--name"));
+            std::vector<std::string> groups;
+            if (args.options.count("--group"))
+                groups.push_back(args.option("--group"));
+            done = client.addContact(pos[1], pos.size() > 2 ? pos[2] : args.option("--name"), groups);
         } else if (action == "remove") {
             done = client.removeContact(pos[1]);
         } else if (action == "rename") {
@@ -454,6 +457,34 @@ int runCommand(const Args& args) {
             }
         }
         return code;
+    }
+    if (command == "vcard") {
+        if (!pos.empty() && pos[0] == "set") {
+            // Get, change the fields given, set: the fields parley does not know survive (XEP-0054 §3.3
+            // replaces the whole vCard).
+            auto card = client.vcard();
+            if (!card)
+                return fail(card.error());
+            for (auto [option, field] :
+                 {std::pair{"--name", &card->fullName}, std::pair{"--nickname", &card->nickname},
+                  std::pair{"--email", &card->email}, std::pair{"--url", &card->url},
+                  std::pair{"--note", &card->note}}) {
+                if (args.options.count(option))
+                    *field = args.option(option);
+            }
+            auto set = client.setVCard(*card);
+            if (!set)
+                return fail(set.error());
+            client.disconnect();
+            return kOk;
+        }
+        // XEP-0054 §3.1 (own vCard: no 'to'), §3.2 (another user's: to their bare JID).
+        auto card = client.vcard(pos.empty() ? std::string() : pos[0]);
+        if (!card)
+            return fail(card.error());
+        std::cout << formatVCard(*card, args.has("--json"));
+        client.disconnect();
+        return kOk;
     }
     if (command == "history") {
         if (pos.empty())

@@ -98,6 +98,31 @@ TEST(CliJsonTest, EscapesQuotesBackslashesAndControlCharacters) {
     EXPECT_EQ(jsonString("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
 }
 
+TEST(CliFormatTest, RosterItemsAsTextAndJson) {
+    client::RosterItem item{.jid = "bob@example.org",
+                            .name = "Bob \"B\"",
+                            .subscription = client::Subscription::To,
+                            .pendingOut = true,
+                            .groups = {"Friends", "Work"}};
+    EXPECT_EQ(formatRosterItem(item, false), "bob@example.org\tBob \"B\"\tto (asked)");
+    EXPECT_EQ(
+        formatRosterItem(item, true),
+        "{\"jid\":\"bob@example.org\",\"name\":\"Bob \\\"B\\\"\",\"subscription\":\"to\",\"asked\":true,"
+        "\"groups\":[\"Friends\",\"Work\"]}");
+    item.groups.clear();
+    item.pendingOut = false;
+    EXPECT_NE(formatRosterItem(item, true).find("\"asked\":false,\"groups\":[]}"), std::string::npos);
+}
+
+TEST(CliFormatTest, VCardShowsSetFieldsAsTextAndAllFieldsAsJson) {
+    client::VCard card{.fullName = "Alice Liddell", .email = "alice@example.org", .note = "line\nbreak"};
+    EXPECT_EQ(formatVCard(card, false), "name: Alice Liddell\nemail: alice@example.org\nnote: line\nbreak\n");
+    EXPECT_EQ(formatVCard(card, true),
+              "{\"name\":\"Alice Liddell\",\"nickname\":\"\",\"email\":\"alice@example.org\",\"url\":\"\","
+              "\"note\":\"line\\nbreak\"}\n");
+    EXPECT_EQ(formatVCard({}, false), "");
+}
+
 // --- the binary -------------------------------------------------------------------------------
 
 struct CliRun {
@@ -183,6 +208,29 @@ TEST_F(CliBinaryTest, AFriendshipAndAChatScriptedWithTheCommandLine) {
     auto nopassword = parley("alice", "", "roster list");
     EXPECT_EQ(nopassword.code, kUsage) << nopassword.output;
     EXPECT_NE(nopassword.output.find("PARLEY_PASSWORD"), std::string::npos) << nopassword.output;
+}
+
+TEST_F(CliBinaryTest, RosterAsJsonAndVCards) {
+    ASSERT_EQ(parley("alice", "alice-pw", "register alice@localhost " + connection()).code, 0);
+    ASSERT_EQ(parley("bob", "bob-pw", "register bob@localhost " + connection()).code, 0);
+    auto add = parley("alice", "alice-pw", "roster add bob@localhost Bob --group Friends");
+    ASSERT_EQ(add.code, 0) << add.output;
+    auto list = parley("alice", "alice-pw", "roster list --json");
+    ASSERT_EQ(list.code, 0) << list.output;
+    EXPECT_EQ(list.output,
+              "{\"jid\":\"bob@localhost\",\"name\":\"Bob\",\"subscription\":\"none\",\"asked\":true,"
+              "\"groups\":[\"Friends\"]}\n");
+
+    auto set = parley("bob", "bob-pw", "vcard set --name 'Bob Builder' --email bob@example.org");
+    ASSERT_EQ(set.code, 0) << set.output;
+    // A second set changes one field and keeps the others.
+    ASSERT_EQ(parley("bob", "bob-pw", "vcard set --nickname bobby").code, 0);
+    auto own = parley("bob", "bob-pw", "vcard");
+    ASSERT_EQ(own.code, 0) << own.output;
+    EXPECT_EQ(own.output, "name: Bob Builder\nnickname: bobby\nemail: bob@example.org\n");
+    auto other = parley("alice", "alice-pw", "vcard bob@localhost --json");
+    ASSERT_EQ(other.code, 0) << other.output;
+    EXPECT_NE(other.output.find("\"name\":\"Bob Builder\""), std::string::npos) << other.output;
 }
 
 TEST_F(CliBinaryTest, ExitCodesScriptsCanRelyOn) {
