@@ -454,6 +454,65 @@ TEST_F(ClientTest, VCardDiscoAndPing) {
     EXPECT_EQ(nobody.error().kind, ErrorKind::Stanza);
 }
 
+TEST_F(ClientTest, ReceiptsAreAskedOfFullJidsOnlyWhenTheirClientSupportsThem) {
+    server_.addAccount("alice", "localhost", "a");
+    server_.addAccount("bob", "localhost", "b");
+    server_.addAccount("carol", "localhost", "c");
+    BlockingClient alice(options("alice", "a"));
+    ClientOptions carolOptions = options("carol", "c");
+    carolOptions.receipts = false;  // a client without XEP-0184: its disco#info does not list it
+    BlockingClient bob(options("bob", "b")), carol(carolOptions);
+    ASSERT_TRUE(alice.connect());
+    ASSERT_TRUE(bob.connect());
+    ASSERT_TRUE(carol.connect());
+    ASSERT_TRUE(alice.setPresence());
+    ASSERT_TRUE(bob.setPresence());
+    ASSERT_TRUE(carol.setPresence());
+    Inbox aliceIn(alice), bobIn(bob), carolIn(carol);
+    // Alice sees Carol's presence, so she learns when Carol's resource goes offline.
+    ASSERT_TRUE(alice.addContact("carol@localhost"));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(carolIn, notice("alice@localhost", SubscriptionEvent::Request)));
+    ASSERT_TRUE(carol.approve("alice@localhost"));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(aliceIn, notice("carol@localhost", SubscriptionEvent::Approved)));
+
+    // XEP-0184 §5.2: to a full JID, only after disco#info said the client supports receipts.
+    auto toBob = alice.sendMessage(bob.boundJid(), "to bob's client");
+    ASSERT_TRUE(toBob) << toBob.error().describe();
+    auto atBob = waitFor<Message>(bobIn, withBody("to bob's client"));
+    ASSERT_TRUE(atBob);
+    EXPECT_TRUE(atBob->receiptRequested);
+    auto receipt = waitFor<Receipt>(aliceIn);
+    ASSERT_TRUE(receipt);
+    EXPECT_EQ(receipt->id, *toBob);
+    ASSERT_TRUE(alice.sendMessage(carol.boundJid(), "to carol's client"));
+    auto atCarol = waitFor<Message>(carolIn, withBody("to carol's client"));
+    ASSERT_TRUE(atCarol);
+    EXPECT_FALSE(atCarol->receiptRequested);
+    // §5.1: to a bare JID the sender cannot know which client gets it, and may always ask.
+    ASSERT_TRUE(alice.sendMessage("carol@localhost", "to carol"));
+    auto bare = waitFor<Message>(carolIn, withBody("to carol"));
+    ASSERT_TRUE(bare);
+    EXPECT_TRUE(bare->receiptRequested);
+
+    // Carol's resource goes away and comes back as a client with receipts: the old answer is not reused.
+    const std::string resource = carol.boundJid().substr(carol.boundJid().find('/') + 1);
+    carol.disconnect();
+    ASSERT_TRUE(waitFor<Presence>(aliceIn, [&resource](const Presence& p) {
+        return p.from == "carol@localhost/" + resource && p.availability == Availability::Unavailable;
+    }));
+    ClientOptions carolAgain = options("carol", "c");
+    carolAgain.resource = resource;
+    BlockingClient carol2(carolAgain);
+    ASSERT_TRUE(carol2.connect());
+    ASSERT_EQ(carol2.boundJid(), "carol@localhost/" + resource);
+    ASSERT_TRUE(carol2.setPresence());
+    Inbox carol2In(carol2);
+    ASSERT_TRUE(alice.sendMessage(carol2.boundJid(), "again"));
+    auto again = waitFor<Message>(carol2In, withBody("again"));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->receiptRequested);
+}
+
 TEST_F(ClientTest, ChangePasswordThenOnlyTheNewOneWorks) {
     server_.addAccount("alice", "localhost", "old-password");
     {
