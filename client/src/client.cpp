@@ -367,11 +367,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         const std::string domain = std::string(account->domain());
         if (!certificate)
             return Error{ErrorKind::Tls, "certificate-missing", domain + " sent no certificate"};
-        unsigned char* der = nullptr;
-        const int length = i2d_X509(certificate, &der);
-        const std::string fingerprint =
-            length > 0 ? codec::fingerprintHex(std::string_view(reinterpret_cast<char*>(der), length)) : "";
-        OPENSSL_free(der);
+        unsigned char* derBytes = nullptr;
+        const int length = i2d_X509(certificate, &derBytes);
+        const std::string der = length > 0 ? std::string(reinterpret_cast<char*>(derBytes), length) : "";
+        OPENSSL_free(derBytes);
+        const std::string fingerprint = der.empty() ? "" : codec::fingerprintHex(der);
         if (!options.trust.sha256Fingerprint.empty()) {
             // A pinned fingerprint replaces chain and name checks: the user vouched for this certificate.
             if (codec::normalizeFingerprint(options.trust.sha256Fingerprint) == fingerprint)
@@ -397,8 +397,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         // RFC 6125 §6.4: the certificate must name the XMPP domain (DNS-ID), not the host we reached.
         auto ascii = domainToAscii(domain);
         const std::string name = ascii ? *ascii : domain;
-        if (X509_check_host(certificate, name.c_str(), name.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-                            nullptr) != 1)
+        // RFC 6120 §13.7.1.2: an SRV-ID or XmppAddr for the domain names it as well as a DNS-ID does.
+        const bool dnsId = X509_check_host(certificate, name.c_str(), name.size(),
+                                           X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+        if (!dnsId && !codec::certificateHasXmppName(der, domain, name))
             return Error{ErrorKind::Tls, "certificate-name-mismatch",
                          "the certificate the server sent is not valid for " + domain + "." + howToFix};
         return {};
