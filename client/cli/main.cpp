@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <mutex>
@@ -207,6 +208,21 @@ void printEvent(const client::Event& event, bool json) {
         (shown.error ? std::cerr : std::cout) << shown.text << "\n" << std::flush;
 }
 
+/// Hands each event to `show` until a signal, the end of the input or a disconnection; returns the exit
+/// code (the disconnection's, else 0).
+int pumpEvents(BlockingClient& client, const std::atomic<bool>& inputDone,
+               const std::function<void(const client::Event&)>& show) {
+    while (!interrupted && !inputDone) {
+        auto event = client.nextEvent(std::chrono::milliseconds(200));
+        if (!event)
+            continue;
+        show(*event);
+        if (auto* d = std::get_if<client::Disconnected>(&*event))
+            return exitCodeFor(d->error);
+    }
+    return kOk;
+}
+
 /// The terminal in raw mode for the line editor (no echo, no line buffering, Ctrl-C and Ctrl-D as
 /// keys), restored when this goes away. Output processing stays on, so stray lines stay readable.
 class RawTerminal {
@@ -290,22 +306,14 @@ int chatOnTerminal(BlockingClient& client, const std::string& peer) {
         }
         inputDone = true;
     });
-    int code = kOk;
-    while (!interrupted && !inputDone) {
-        auto event = client.nextEvent(std::chrono::milliseconds(200));
-        if (!event)
-            continue;
+    const int code = pumpEvents(client, inputDone, [&self, &show](const client::Event& event) {
         // Our own presence comes back from the server (RFC 6121 §4.4.2); it is not part of the chat.
-        if (auto* p = std::get_if<client::Presence>(&*event); p && p->from.starts_with(self))
-            continue;
-        const Shown shown = formatEvent(*event, false);
+        if (auto* p = std::get_if<client::Presence>(&event); p && p->from.starts_with(self))
+            return;
+        const Shown shown = formatEvent(event, false);
         if (!shown.text.empty())
             show(shown.text);
-        if (auto* d = std::get_if<client::Disconnected>(&*event)) {
-            code = exitCodeFor(d->error);
-            break;
-        }
-    }
+    });
     inputDone = true;
     reader.join();
     {
@@ -434,17 +442,8 @@ int runCommand(const Args& args) {
                 inputDone = true;
             });
         }
-        int code = kOk;
-        while (!interrupted && !inputDone) {
-            auto event = client.nextEvent(std::chrono::milliseconds(200));
-            if (!event)
-                continue;
-            printEvent(*event, json);
-            if (auto* d = std::get_if<client::Disconnected>(&*event)) {
-                code = exitCodeFor(d->error);
-                break;
-            }
-        }
+        const int code =
+            pumpEvents(client, inputDone, [json](const client::Event& event) { printEvent(event, json); });
         client.disconnect();
         if (reader.joinable()) {
             if (inputDone) {
