@@ -14,7 +14,8 @@ namespace {
 // Options that take a value; everything else starting with "--" is a flag.
 const std::set<std::string> kValueOptions{
     "--account",           "--config-dir", "--host",     "--port",    "--password-file", "--trust-cert",
-    "--trust-fingerprint", "--limit",      "--resource", "--timeout", "--name",          "--group"};
+    "--trust-fingerprint", "--limit",      "--resource", "--timeout", "--name",          "--group",
+    "--nickname",          "--email",      "--url",      "--note"};
 const std::set<std::string> kFlags{
     "--json", "--direct-tls",  "--starttls", "--plaintext", "--remember-password",
     "--help", "--no-receipts", "--verbose"};
@@ -290,6 +291,34 @@ std::string jsonString(std::string_view text) {
     }
     out += '"';
     return out;
+}
+
+std::string formatRosterItem(const client::RosterItem& item, bool json) {
+    if (!json)
+        return item.jid + "\t" + item.name + "\t" + std::string(toString(item.subscription)) +
+               (item.pendingOut ? " (asked)" : "");
+    std::string groups;
+    for (const std::string& group : item.groups)
+        groups += (groups.empty() ? "" : ",") + jsonString(group);
+    return "{\"jid\":" + jsonString(item.jid) + ",\"name\":" + jsonString(item.name) +
+           ",\"subscription\":" + jsonString(toString(item.subscription)) +
+           ",\"asked\":" + (item.pendingOut ? "true" : "false") + ",\"groups\":[" + groups + "]}";
+}
+
+std::string formatVCard(const client::VCard& card, bool json) {
+    const std::pair<const char*, const std::string*> fields[] = {{"name", &card.fullName},
+                                                                 {"nickname", &card.nickname},
+                                                                 {"email", &card.email},
+                                                                 {"url", &card.url},
+                                                                 {"note", &card.note}};
+    std::string out;
+    for (const auto& [key, value] : fields) {
+        if (json)
+            out += std::string(out.empty() ? "{" : ",") + "\"" + key + "\":" + jsonString(*value);
+        else if (!value->empty())
+            out += std::string(key) + ": " + *value + "\n";
+    }
+    return json ? out + "}\n" : out;
 }
 
 }  // namespace parley::cli

@@ -14,6 +14,8 @@
 #include "parley/base/result.h"
 #include "parley/client/error.h"
 #include "parley/client/options.h"
+#include "parley/client/roster.h"
+#include "parley/client/vcard.h"
 
 namespace parley::cli {
 
@@ -79,5 +81,12 @@ Result<std::string, Problem> resolvePassword(const Args& args, const Account& ac
 
 /// One JSON string literal (RFC 8259 escaping).
 std::string jsonString(std::string_view text);
+
+/// A roster item as `parley roster list` prints it: tab-separated jid, name, subscription (" (asked)"
+/// while a request is pending), or with `json` one object with the groups too.
+std::string formatRosterItem(const client::RosterItem& item, bool json);
+/// A vCard as `parley vcard` prints it: "field: value" lines for the fields that are set, or with
+/// `json` one object with every field (empty strings for the unset ones).
+std::string formatVCard(const client::VCard& card, bool json);
 
 }  // namespace parley::cli

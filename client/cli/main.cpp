@@ -1,17 +1,22 @@
 // parley: a command-line XMPP client on the Parley client library (docs/client.md).
+#include <poll.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "cli.h"
+#include "line_editor.h"
 #include "parley/client/blocking_client.h"
 
 namespace {
@@ -25,16 +30,19 @@ constexpr const char* kHelp = R"(usage: parley [options] COMMAND [arguments]
 commands:
   register JID            create an account (in-band registration) and remember it
   login JID               check the password and remember the account in ~/.config/parley/
-  roster [list]           list contacts
-  roster add JID [NAME]   add a contact and ask to see its presence
+  roster [list]           list contacts (--json: one object a line, with groups)
+  roster add JID [NAME]   add a contact and ask to see its presence (--group GROUP to file it)
   roster remove JID       remove a contact
   roster rename JID NAME  rename a contact
   roster approve JID      let JID see your presence
   roster deny JID         refuse JID's request
   send JID [TEXT...]      send a message; without TEXT, standard input is the message
   listen                  print incoming messages, presence and requests until interrupted
+  vcard [JID]             print a vCard (yours without JID); --json for all fields as one object
+  vcard set               change your vCard: --name, --nickname, --email, --url, --note
   history JID             print the conversation with JID (--limit N, newest last)
-  chat JID                read lines from standard input and send them, print replies
+  chat JID                chat: on a terminal with line editing and history, replies shown as
+                          they arrive; otherwise each line of standard input is sent
 
 options:
   --account JID           use this account instead of the remembered one
@@ -45,7 +53,7 @@ options:
   --password-file FILE    read the password from FILE (or set PARLEY_PASSWORD; else you are asked)
   --remember-password     (login, register) keep the password in ~/.config/parley/password, mode 0600
   --resource NAME         the resource to bind
-  --json                  (listen, history) one JSON object per line
+  --json                  (listen, history, roster, vcard) one JSON object per line
   --verbose               say how the connection was made (TLS, SASL mechanism, stream management)
   --config-dir DIR        instead of ~/.config/parley
 
@@ -154,39 +162,166 @@ int remember(Session& s, const Args& args) {
     return kOk;
 }
 
-void printEvent(const client::Event& event, bool json) {
+/// An event as the user reads it (one line, or one JSON object); `error` for standard error. Empty
+/// text: nothing to show (a message without a body: a receipt or a chat state).
+struct Shown {
+    std::string text;
+    bool error = false;
+};
+
+Shown formatEvent(const client::Event& event, bool json) {
+    std::ostringstream out;
     if (auto* m = std::get_if<client::Message>(&event)) {
         if (m->body.empty())
-            return;
+            return {};
         if (json)
-            std::cout << "{\"type\":\"message\",\"from\":" << jsonString(m->from)
-                      << ",\"id\":" << jsonString(m->id) << ",\"body\":" << jsonString(m->body) << "}\n";
+            out << "{\"type\":\"message\",\"from\":" << jsonString(m->from) << ",\"id\":" << jsonString(m->id)
+                << ",\"body\":" << jsonString(m->body) << "}";
         else
-            std::cout << m->from << ": " << m->body << "\n";
+            out << m->from << ": " << m->body;
     } else if (auto* p = std::get_if<client::Presence>(&event)) {
         const std::string state(toString(p->availability));
         if (json)
-            std::cout << "{\"type\":\"presence\",\"from\":" << jsonString(p->from)
-                      << ",\"show\":" << jsonString(state) << ",\"status\":" << jsonString(p->status)
-                      << "}\n";
+            out << "{\"type\":\"presence\",\"from\":" << jsonString(p->from)
+                << ",\"show\":" << jsonString(state) << ",\"status\":" << jsonString(p->status) << "}";
         else
-            std::cout << "* " << p->from << " is " << state
-                      << (p->status.empty() ? "" : " (" + p->status + ")") << "\n";
+            out << "* " << p->from << " is " << state << (p->status.empty() ? "" : " (" + p->status + ")");
     } else if (auto* n = std::get_if<client::SubscriptionNotice>(&event)) {
         static constexpr const char* kNames[] = {"request", "approved", "denied", "unsubscribed"};
         const char* name = kNames[static_cast<int>(n->event)];
         if (json)
-            std::cout << "{\"type\":\"subscription\",\"from\":" << jsonString(n->jid) << ",\"event\":\""
-                      << name << "\"}\n";
+            out << "{\"type\":\"subscription\",\"from\":" << jsonString(n->jid) << ",\"event\":\"" << name
+                << "\"}";
         else if (n->event == client::SubscriptionEvent::Request)
-            std::cout << "* " << n->jid << " wants to see your presence: parley roster approve " << n->jid
-                      << "\n";
+            out << "* " << n->jid << " wants to see your presence: parley roster approve " << n->jid;
         else
-            std::cout << "* " << n->jid << ": subscription " << name << "\n";
+            out << "* " << n->jid << ": subscription " << name;
     } else if (auto* d = std::get_if<client::Disconnected>(&event)) {
-        std::cerr << "parley: disconnected: " << d->error.describe() << "\n";
+        return {"parley: disconnected: " + d->error.describe(), true};
     }
-    std::cout << std::flush;
+    return {out.str()};
+}
+
+void printEvent(const client::Event& event, bool json) {
+    const Shown shown = formatEvent(event, json);
+    if (!shown.text.empty())
+        (shown.error ? std::cerr : std::cout) << shown.text << "\n" << std::flush;
+}
+
+/// Hands each event to `show` until a signal, the end of the input or a disconnection; returns the exit
+/// code (the disconnection's, else 0).
+int pumpEvents(BlockingClient& client, const std::atomic<bool>& inputDone,
+               const std::function<void(const client::Event&)>& show) {
+    while (!interrupted && !inputDone) {
+        auto event = client.nextEvent(std::chrono::milliseconds(200));
+        if (!event)
+            continue;
+        show(*event);
+        if (auto* d = std::get_if<client::Disconnected>(&*event))
+            return exitCodeFor(d->error);
+    }
+    return kOk;
+}
+
+/// The terminal in raw mode for the line editor (no echo, no line buffering, Ctrl-C and Ctrl-D as
+/// keys), restored when this goes away. Output processing stays on, so stray lines stay readable.
+class RawTerminal {
+  public:
+    RawTerminal() {
+        if (tcgetattr(STDIN_FILENO, &saved_) != 0)
+            return;
+        termios raw = saved_;
+        raw.c_lflag &= ~static_cast<tcflag_t>(ECHO | ICANON | IEXTEN | ISIG);
+        raw.c_iflag &= ~static_cast<tcflag_t>(IXON | ICRNL | INLCR);
+        raw.c_cc[VMIN] = 1;
+        raw.c_cc[VTIME] = 0;
+        active_ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) == 0;
+    }
+    ~RawTerminal() {
+        if (active_)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
+    }
+    RawTerminal(const RawTerminal&) = delete;
+    RawTerminal& operator=(const RawTerminal&) = delete;
+    bool active() const { return active_; }
+
+  private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+void writeTerminal(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(STDOUT_FILENO, bytes.data() + done, bytes.size() - done);
+        if (n <= 0)
+            return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+/// `parley chat` on a terminal: a line editor on the input line, incoming events printed above it.
+/// The reader thread owns the keyboard, this thread the events; the editor is shared under a mutex.
+int chatOnTerminal(BlockingClient& client, const std::string& peer) {
+    RawTerminal terminal;
+    if (!terminal.active())
+        return usage("cannot switch the terminal to raw mode for `parley chat`; pipe the input instead");
+    const std::string bound = client.boundJid();
+    const std::string self = bound.substr(0, bound.find('/')) + "/";
+    std::mutex mutex;
+    LineEditor editor("> ");
+    auto show = [&mutex, &editor](const std::string& text) {
+        std::lock_guard lock(mutex);
+        writeTerminal(editor.printAbove(text));
+    };
+    show("chatting with " + peer + " (Enter sends, Ctrl-D or Ctrl-C ends)");
+    std::atomic<bool> inputDone{false};
+    std::thread reader([&] {
+        std::array<char, 256> bytes{};
+        while (!interrupted && !inputDone) {
+            // Poll with a timeout, so that the thread notices the end of the session and can be joined.
+            pollfd in{.fd = STDIN_FILENO, .events = POLLIN, .revents = 0};
+            if (::poll(&in, 1, 200) <= 0)
+                continue;
+            const ssize_t n = ::read(STDIN_FILENO, bytes.data(), bytes.size());
+            if (n <= 0)
+                break;
+            LineEditor::Output out;
+            {
+                std::lock_guard lock(mutex);
+                out = editor.feed(std::string_view(bytes.data(), static_cast<std::size_t>(n)));
+                writeTerminal(out.terminal);
+            }
+            for (const std::string& line : out.lines) {
+                if (line.empty())
+                    continue;
+                auto sent = client.sendMessage(peer, line);
+                if (!sent)
+                    show("parley: " + sent.error().describe());
+            }
+            if (out.interrupted)
+                interrupted = true;
+            if (out.endOfInput)
+                break;
+        }
+        inputDone = true;
+    });
+    const int code = pumpEvents(client, inputDone, [&self, &show](const client::Event& event) {
+        // Our own presence comes back from the server (RFC 6121 §4.4.2); it is not part of the chat.
+        if (auto* p = std::get_if<client::Presence>(&event); p && p->from.starts_with(self))
+            return;
+        const Shown shown = formatEvent(event, false);
+        if (!shown.text.empty())
+            show(shown.text);
+    });
+    inputDone = true;
+    reader.join();
+    {
+        std::lock_guard lock(mutex);
+        writeTerminal("\r\x1b[K");  // leave a clean line for the shell's prompt
+    }
+    client.disconnect();
+    return code;
 }
 
 int runCommand(const Args& args) {
@@ -233,15 +368,16 @@ int runCommand(const Args& args) {
             auto roster = client.roster();
             if (!roster)
                 return fail(roster.error());
-            for (const auto& item : *roster) {
-                std::cout << item.jid << "\t" << item.name << "\t" << toString(item.subscription)
-                          << (item.pendingOut ? " (asked)" : "") << "\n";
-            }
+            for (const auto& item : *roster)
+                std::cout << formatRosterItem(item, args.has("--json")) << "\n";
             return kOk;
         } else if (!need(2).empty()) {
             return usage(need(2));
         } else if (action == "add") {
-            done = client.addContact(pos[1], pos.size() > 2 ? pos[2] : args.option("--name"));
+            std::vector<std::string> groups;
+            if (args.options.count("--group"))
+                groups.push_back(args.option("--group"));
+            done = client.addContact(pos[1], pos.size() > 2 ? pos[2] : args.option("--name"), groups);
         } else if (action == "remove") {
             done = client.removeContact(pos[1]);
         } else if (action == "rename") {
@@ -288,6 +424,8 @@ int runCommand(const Args& args) {
             return fail(online.error());
         std::signal(SIGINT, onSignal);
         std::signal(SIGTERM, onSignal);
+        if (command == "chat" && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+            return chatOnTerminal(client, pos[0]);
         const bool json = args.has("--json");
         std::thread reader;
         std::atomic<bool> inputDone{false};
@@ -304,17 +442,8 @@ int runCommand(const Args& args) {
                 inputDone = true;
             });
         }
-        int code = kOk;
-        while (!interrupted && !inputDone) {
-            auto event = client.nextEvent(std::chrono::milliseconds(200));
-            if (!event)
-                continue;
-            printEvent(*event, json);
-            if (auto* d = std::get_if<client::Disconnected>(&*event)) {
-                code = exitCodeFor(d->error);
-                break;
-            }
-        }
+        const int code =
+            pumpEvents(client, inputDone, [json](const client::Event& event) { printEvent(event, json); });
         client.disconnect();
         if (reader.joinable()) {
             if (inputDone) {
@@ -327,6 +456,34 @@ int runCommand(const Args& args) {
             }
         }
         return code;
+    }
+    if (command == "vcard") {
+        if (!pos.empty() && pos[0] == "set") {
+            // Get, change the fields given, set: the fields parley does not know survive (XEP-0054 §3.3
+            // replaces the whole vCard).
+            auto card = client.vcard();
+            if (!card)
+                return fail(card.error());
+            for (auto [option, field] :
+                 {std::pair{"--name", &card->fullName}, std::pair{"--nickname", &card->nickname},
+                  std::pair{"--email", &card->email}, std::pair{"--url", &card->url},
+                  std::pair{"--note", &card->note}}) {
+                if (args.options.count(option))
+                    *field = args.option(option);
+            }
+            auto set = client.setVCard(*card);
+            if (!set)
+                return fail(set.error());
+            client.disconnect();
+            return kOk;
+        }
+        // XEP-0054 §3.1 (own vCard: no 'to'), §3.2 (another user's: to their bare JID).
+        auto card = client.vcard(pos.empty() ? std::string() : pos[0]);
+        if (!card)
+            return fail(card.error());
+        std::cout << formatVCard(*card, args.has("--json"));
+        client.disconnect();
+        return kOk;
     }
     if (command == "history") {
         if (pos.empty())

@@ -136,6 +136,9 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
     std::vector<RosterItem> rosterCache;
     std::map<std::string, std::shared_ptr<PendingIq>> pending;
     std::map<std::string, std::shared_ptr<std::vector<ArchivedMessage>>> historyQueries;
+    /// Whether a full JID's client supports XEP-0184 receipts, as its disco#info said; forgotten when
+    /// that resource goes offline (the next one by that name may be another client).
+    std::map<std::string, bool> receiptSupport;
     std::uint64_t nextId = 0;
     asio::steady_timer negotiationTimer;
     bool negotiationTimedOut = false;
@@ -364,11 +367,11 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         const std::string domain = std::string(account->domain());
         if (!certificate)
             return Error{ErrorKind::Tls, "certificate-missing", domain + " sent no certificate"};
-        unsigned char* der = nullptr;
-        const int length = i2d_X509(certificate, &der);
-        const std::string fingerprint =
-            length > 0 ? codec::fingerprintHex(std::string_view(reinterpret_cast<char*>(der), length)) : "";
-        OPENSSL_free(der);
+        unsigned char* derBytes = nullptr;
+        const int length = i2d_X509(certificate, &derBytes);
+        const std::string der = length > 0 ? std::string(reinterpret_cast<char*>(derBytes), length) : "";
+        OPENSSL_free(derBytes);
+        const std::string fingerprint = der.empty() ? "" : codec::fingerprintHex(der);
         if (!options.trust.sha256Fingerprint.empty()) {
             // A pinned fingerprint replaces chain and name checks: the user vouched for this certificate.
             if (codec::normalizeFingerprint(options.trust.sha256Fingerprint) == fingerprint)
@@ -394,8 +397,10 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         // RFC 6125 §6.4: the certificate must name the XMPP domain (DNS-ID), not the host we reached.
         auto ascii = domainToAscii(domain);
         const std::string name = ascii ? *ascii : domain;
-        if (X509_check_host(certificate, name.c_str(), name.size(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-                            nullptr) != 1)
+        // RFC 6120 §13.7.1.2: an SRV-ID or XmppAddr for the domain names it as well as a DNS-ID does.
+        const bool dnsId = X509_check_host(certificate, name.c_str(), name.size(),
+                                           X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, nullptr) == 1;
+        if (!dnsId && !codec::certificateHasXmppName(der, domain, name))
             return Error{ErrorKind::Tls, "certificate-name-mismatch",
                          "the certificate the server sent is not valid for " + domain + "." + howToFix};
         return {};
@@ -716,6 +721,7 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
         if (!result)
             co_return protocol("the bind result carries no JID");
         boundJid = result->childText("jid", ns::kBind);
+        receiptSupport.clear();  // a new session has missed the presence that would have updated it
         // RFC 3921 §3 session: only if the server says it is not optional.
         if (const xml::Element* session = features.findChild("session", ns::kSession);
             session && !session->findChild("optional", ns::kSession)) {
@@ -934,6 +940,8 @@ struct Client::Impl : std::enable_shared_from_this<Client::Impl> {
             handlers.subscription(std::string(from->bareView()), event);
             return;
         }
+        if (type == "unavailable")
+            receiptSupport.erase(std::string(presence.attr("from")));
         if ((type.empty() || type == "unavailable") && handlers.presence)
             handlers.presence(codec::decodePresence(presence));
     }
@@ -1337,6 +1345,24 @@ asio::awaitable<Outcome<std::string>> sendStanzaOn(std::shared_ptr<Client::Impl>
     co_return id;
 }
 
+asio::awaitable<Outcome<DiscoInfo>> discoInfoOn(std::shared_ptr<Client::Impl> impl, std::string jid,
+                                                std::string node);
+
+/// Whether to ask `fullJid` for a receipt. XEP-0184 §5.1: to a bare JID the sender cannot know the
+/// recipient's clients and may always ask (the library does not come here for one). §5.2: to a full JID
+/// it should first learn through disco#info (XEP-0030) whether that client supports receipts, and not
+/// ask if it does not. The answer is cached per full JID until that resource goes offline; a failed
+/// query counts as no support.
+asio::awaitable<bool> supportsReceipts(std::shared_ptr<Client::Impl> impl, std::string fullJid) {
+    if (auto known = impl->receiptSupport.find(fullJid); known != impl->receiptSupport.end())
+        co_return known->second;
+    std::string noNode;  // docs/STYLE.md rule 16: no temporaries inside co_await
+    auto info = co_await discoInfoOn(impl, fullJid, std::move(noNode));
+    const bool supported = info && info->hasFeature(std::string(codec::kReceipts));
+    impl->receiptSupport[fullJid] = supported;
+    co_return supported;
+}
+
 asio::awaitable<Outcome<std::string>> sendMessageOn(std::shared_ptr<Client::Impl> impl, std::string to,
                                                     std::string body) {
     auto address = impl->stanzaTo(to);
@@ -1347,9 +1373,15 @@ asio::awaitable<Outcome<std::string>> sendMessageOn(std::shared_ptr<Client::Impl
     message.setAttr("type", "chat");
     message.setAttr("id", impl->newId());
     message.append("body", std::string(ns::kClient)).appendText(body);
-    // XEP-0184 §5.1: a sender that knows only the bare JID cannot know the recipient's clients, so it
-    // may ask; a client without support ignores the request.
-    if (impl->options.receipts)
+    bool request = impl->options.receipts;
+    if (request) {
+        const bool fullJid = address->find('/') != std::string::npos;
+        if (fullJid) {
+            const bool supported = co_await supportsReceipts(impl, *address);
+            request = supported;
+        }
+    }
+    if (request)
         message.append("request", std::string(codec::kReceipts));
     co_return co_await sendStanzaOn(impl, std::move(message));
 }

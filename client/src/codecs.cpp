@@ -1,8 +1,11 @@
 #include "codecs.h"
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -303,6 +306,54 @@ xml::Element encodeVCard(const VCard& card) {
         email.append("USERID", std::string(kVCard)).appendText(card.email);
     }
     return out;
+}
+
+namespace {
+
+bool equalsIgnoringAsciiCase(std::string_view a, std::string_view b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    });
+}
+
+std::string_view asn1Text(const ASN1_STRING* text) {
+    return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(text)),
+            static_cast<std::size_t>(ASN1_STRING_length(text))};
+}
+
+}  // namespace
+
+bool certificateHasXmppName(std::string_view der, std::string_view domain, std::string_view asciiDomain) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(der.data());
+    X509* certificate = d2i_X509(nullptr, &bytes, static_cast<long>(der.size()));
+    if (!certificate)
+        return false;
+    auto* names =
+        static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
+    X509_free(certificate);
+    if (!names)
+        return false;
+    const std::string srvIds[] = {"_xmpp-client." + std::string(asciiDomain),
+                                  "_xmpps-client." + std::string(asciiDomain)};
+    bool found = false;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names) && !found; ++i) {
+        const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+        if (name->type != GEN_OTHERNAME)
+            continue;
+        std::array<char, 64> oid{};
+        OBJ_obj2txt(oid.data(), static_cast<int>(oid.size()), name->d.otherName->type_id, 1);
+        const ASN1_TYPE* value = name->d.otherName->value;
+        if (std::string_view(oid.data()) == "1.3.6.1.5.5.7.8.5" && value->type == V_ASN1_UTF8STRING) {
+            const std::string_view xmppAddr = asn1Text(value->value.utf8string);
+            found =
+                equalsIgnoringAsciiCase(xmppAddr, domain) || equalsIgnoringAsciiCase(xmppAddr, asciiDomain);
+        } else if (std::string_view(oid.data()) == "1.3.6.1.5.5.7.8.7" && value->type == V_ASN1_IA5STRING) {
+            const std::string_view srvId = asn1Text(value->value.ia5string);
+            found = equalsIgnoringAsciiCase(srvId, srvIds[0]) || equalsIgnoringAsciiCase(srvId, srvIds[1]);
+        }
+    }
+    GENERAL_NAMES_free(names);
+    return found;
 }
 
 std::string fingerprintHex(std::string_view der) {

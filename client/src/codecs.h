@@ -69,6 +69,12 @@ xml::Element encodeVCard(const VCard& card);
 std::string fingerprintHex(std::string_view der);
 /// Normalizes a fingerprint as a user may write it (case, colons, spaces, "SHA256:" prefix).
 std::string normalizeFingerprint(std::string_view text);
+/// Whether the DER certificate names the XMPP domain in an XMPP-specific subjectAltName: an XmppAddr
+/// (id-on-xmppAddr, RFC 6120 §13.7.1.4) equal to the domain, or an SRV-ID (id-on-dnsSRV, RFC 6125
+/// §6.4.1, RFC 4985) "_xmpp-client.<domain>" or "_xmpps-client.<domain>" (XEP-0368). `asciiDomain` is
+/// the domain in A-labels; `domain` as the user wrote it (an XmppAddr holds the UTF-8 form). Compared
+/// without regard to ASCII case. DNS-IDs are checked elsewhere (X509_check_host).
+bool certificateHasXmppName(std::string_view der, std::string_view domain, std::string_view asciiDomain);
 
 /// The SASL mechanism to use among those offered, strongest first: SCRAM-SHA-256-PLUS,
 /// SCRAM-SHA-1-PLUS (only with channel binding), SCRAM-SHA-256, SCRAM-SHA-1, then PLAIN (only over

@@ -2,7 +2,13 @@
 // binary itself against an in-process server: a friendship and a chat scripted as a new user would.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -92,6 +98,31 @@ TEST(CliJsonTest, EscapesQuotesBackslashesAndControlCharacters) {
     EXPECT_EQ(jsonString("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
 }
 
+TEST(CliFormatTest, RosterItemsAsTextAndJson) {
+    client::RosterItem item{.jid = "bob@example.org",
+                            .name = "Bob \"B\"",
+                            .subscription = client::Subscription::To,
+                            .pendingOut = true,
+                            .groups = {"Friends", "Work"}};
+    EXPECT_EQ(formatRosterItem(item, false), "bob@example.org\tBob \"B\"\tto (asked)");
+    EXPECT_EQ(
+        formatRosterItem(item, true),
+        "{\"jid\":\"bob@example.org\",\"name\":\"Bob \\\"B\\\"\",\"subscription\":\"to\",\"asked\":true,"
+        "\"groups\":[\"Friends\",\"Work\"]}");
+    item.groups.clear();
+    item.pendingOut = false;
+    EXPECT_NE(formatRosterItem(item, true).find("\"asked\":false,\"groups\":[]}"), std::string::npos);
+}
+
+TEST(CliFormatTest, VCardShowsSetFieldsAsTextAndAllFieldsAsJson) {
+    client::VCard card{.fullName = "Alice Liddell", .email = "alice@example.org", .note = "line\nbreak"};
+    EXPECT_EQ(formatVCard(card, false), "name: Alice Liddell\nemail: alice@example.org\nnote: line\nbreak\n");
+    EXPECT_EQ(formatVCard(card, true),
+              "{\"name\":\"Alice Liddell\",\"nickname\":\"\",\"email\":\"alice@example.org\",\"url\":\"\","
+              "\"note\":\"line\\nbreak\"}\n");
+    EXPECT_EQ(formatVCard({}, false), "");
+}
+
 // --- the binary -------------------------------------------------------------------------------
 
 struct CliRun {
@@ -179,6 +210,29 @@ TEST_F(CliBinaryTest, AFriendshipAndAChatScriptedWithTheCommandLine) {
     EXPECT_NE(nopassword.output.find("PARLEY_PASSWORD"), std::string::npos) << nopassword.output;
 }
 
+TEST_F(CliBinaryTest, RosterAsJsonAndVCards) {
+    ASSERT_EQ(parley("alice", "alice-pw", "register alice@localhost " + connection()).code, 0);
+    ASSERT_EQ(parley("bob", "bob-pw", "register bob@localhost " + connection()).code, 0);
+    auto add = parley("alice", "alice-pw", "roster add bob@localhost Bob --group Friends");
+    ASSERT_EQ(add.code, 0) << add.output;
+    auto list = parley("alice", "alice-pw", "roster list --json");
+    ASSERT_EQ(list.code, 0) << list.output;
+    EXPECT_EQ(list.output,
+              "{\"jid\":\"bob@localhost\",\"name\":\"Bob\",\"subscription\":\"none\",\"asked\":true,"
+              "\"groups\":[\"Friends\"]}\n");
+
+    auto set = parley("bob", "bob-pw", "vcard set --name 'Bob Builder' --email bob@example.org");
+    ASSERT_EQ(set.code, 0) << set.output;
+    // A second set changes one field and keeps the others.
+    ASSERT_EQ(parley("bob", "bob-pw", "vcard set --nickname bobby").code, 0);
+    auto own = parley("bob", "bob-pw", "vcard");
+    ASSERT_EQ(own.code, 0) << own.output;
+    EXPECT_EQ(own.output, "name: Bob Builder\nnickname: bobby\nemail: bob@example.org\n");
+    auto other = parley("alice", "alice-pw", "vcard bob@localhost --json");
+    ASSERT_EQ(other.code, 0) << other.output;
+    EXPECT_NE(other.output.find("\"name\":\"Bob Builder\""), std::string::npos) << other.output;
+}
+
 TEST_F(CliBinaryTest, ExitCodesScriptsCanRelyOn) {
     server_.addAccount("alice", "localhost", "right");
     auto wrong = parley("alice", "wrong", "login alice@localhost " + connection());
@@ -195,6 +249,78 @@ TEST_F(CliBinaryTest, ExitCodesScriptsCanRelyOn) {
     EXPECT_EQ(ok.code, kOk) << ok.output;
     auto refused = parley("alice", "right", "roster add 'not a jid@@'");
     EXPECT_EQ(refused.code, kUsage) << refused.output;
+}
+
+// Reads the pseudo-terminal until `needle` appears in `seen` at or after `from` and returns where (npos
+// after 10 s without it: the test fails). The terminal may turn "\r\n" into "\r\r\n" (ONLCR).
+std::size_t readUntil(int fd, const std::string& needle, std::string& seen, std::size_t from = 0) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (seen.find(needle, from) == std::string::npos) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd in{.fd = fd, .events = POLLIN, .revents = 0};
+        if (left.count() <= 0 || ::poll(&in, 1, static_cast<int>(left.count())) <= 0)
+            return std::string::npos;
+        std::array<char, 1024> buffer{};
+        const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n <= 0)
+            return std::string::npos;
+        seen.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    return seen.find(needle, from);
+}
+
+TEST_F(CliBinaryTest, ChatOnATerminalEditsTheLineAndPrintsRepliesAboveIt) {
+    ASSERT_EQ(parley("alice", "alice-pw", "register alice@localhost " + connection()).code, 0);
+    ASSERT_EQ(parley("bob", "bob-pw", "register bob@localhost " + connection()).code, 0);
+    // `parley chat` for Alice on a pseudo-terminal: raw mode and the line editor, as a user sees it.
+    // Everything the child needs is prepared before fork(): the test process has threads.
+    const std::string command =
+        PARLEY_CLI_PATH " --config-dir '" + (home_ / "alice").string() + "' chat bob@localhost";
+    std::string password = "PARLEY_PASSWORD=alice-pw";
+    std::string path = "PATH=/usr/bin:/bin";
+    char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(command.c_str()),
+                    nullptr};
+    char* envp[] = {password.data(), path.data(), nullptr};
+    int master = -1;
+    const pid_t child = ::forkpty(&master, nullptr, nullptr, nullptr);
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::execve("/bin/sh", argv, envp);
+        ::_exit(127);
+    }
+    std::string seen;
+    ASSERT_NE(readUntil(master, "Ctrl-C ends)", seen), std::string::npos) << seen;
+    // A missing letter inserted after moving left, End, a stray key taken back with Backspace, Enter.
+    std::string keys = "helo world";
+    for (int i = 0; i < 7; ++i)
+        keys += "\x1b[D";
+    keys += "l\x1b[Fx\x7f\r";
+    ASSERT_EQ(::write(master, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+    const std::size_t sent = readUntil(master, "> hello world\x1b[K\r", seen);
+    ASSERT_NE(sent, std::string::npos) << seen;
+    ASSERT_NE(readUntil(master, "\n\r> \x1b[K", seen, sent), std::string::npos) << seen;
+    // Half a line typed, then Bob answers: his message appears above it, and the line is drawn again.
+    ASSERT_EQ(::write(master, "half", 4), 4);
+    const std::size_t typed = readUntil(master, "> half\x1b[K", seen);
+    ASSERT_NE(typed, std::string::npos) << seen;
+    ASSERT_EQ(parley("bob", "bob-pw", "send alice@localhost hi alice").code, 0);
+    const std::size_t reply = readUntil(master, "\r\x1b[Kbob@localhost/", seen, typed);
+    ASSERT_NE(reply, std::string::npos) << seen;
+    ASSERT_NE(readUntil(master, ": hi alice\r", seen, reply), std::string::npos) << seen;
+    ASSERT_NE(readUntil(master, "\n\r> half\x1b[K", seen, reply), std::string::npos) << seen;
+    // Alice's own presence, which the server reflects to her (RFC 6121 §4.4.2), is not chat.
+    EXPECT_EQ(seen.find("alice@localhost/"), std::string::npos) << seen;
+    // Ctrl-U empties the line, Ctrl-D on the empty line ends the chat with exit code 0.
+    ASSERT_EQ(::write(master, "\x15\x04", 2), 2);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ::close(master);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    auto history = parley("bob", "bob-pw", "history alice@localhost");
+    ASSERT_EQ(history.code, 0) << history.output;
+    EXPECT_NE(history.output.find(": hello world"), std::string::npos) << history.output;
+    EXPECT_EQ(history.output.find("half"), std::string::npos) << history.output;
 }
 
 }  // namespace

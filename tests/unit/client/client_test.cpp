@@ -4,6 +4,7 @@
 // Nothing sleeps: every wait is for an event, bounded by a timeout that only fails the test.
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
@@ -39,6 +40,64 @@ std::string fingerprintOfPemFile(const std::filesystem::path& path) {
     OPENSSL_free(der);
     X509_free(certificate);
     return out;
+}
+
+// A DER certificate with the given subjectAltName (OpenSSL's config syntax) and a CN that names nothing
+// useful; the names, not the signature, are what is checked here.
+std::string certificateWithNames(const std::string& subjectAltName) {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* certificate = X509_new();
+    X509_set_version(certificate, 2);
+    X509_gmtime_adj(X509_getm_notBefore(certificate), 0);
+    X509_gmtime_adj(X509_getm_notAfter(certificate), 3600);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(certificate), "CN", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>("not-the-domain"), -1, -1, 0);
+    X509_set_issuer_name(certificate, X509_get_subject_name(certificate));
+    X509_set_pubkey(certificate, key);
+    X509_EXTENSION* names =
+        X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, subjectAltName.c_str());
+    EXPECT_NE(names, nullptr) << subjectAltName;
+    X509_add_ext(certificate, names, -1);
+    X509_EXTENSION_free(names);
+    X509_sign(certificate, key, EVP_sha256());
+    unsigned char* der = nullptr;
+    const int length = i2d_X509(certificate, &der);
+    std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(length));
+    OPENSSL_free(der);
+    X509_free(certificate);
+    EVP_PKEY_free(key);
+    return out;
+}
+
+TEST(CertificateNamesTest, XmppAddrAndSrvIdNameTheDomain) {
+    // RFC 6120 §13.7.1.4 XmppAddr (UTF8String), RFC 6125 §6.4.1 SRV-ID (IA5String).
+    const std::string xmppAddr = certificateWithNames("otherName:1.3.6.1.5.5.7.8.5;UTF8:Example.ORG");
+    EXPECT_TRUE(codec::certificateHasXmppName(xmppAddr, "example.org", "example.org"));
+    EXPECT_FALSE(codec::certificateHasXmppName(xmppAddr, "example.net", "example.net"));
+    const std::string srvId =
+        certificateWithNames("otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_xmpp-client.example.org");
+    EXPECT_TRUE(codec::certificateHasXmppName(srvId, "example.org", "example.org"));
+    EXPECT_FALSE(codec::certificateHasXmppName(srvId, "other.org", "other.org"));
+    const std::string directSrvId =
+        certificateWithNames("otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_xmpps-client.example.org");
+    EXPECT_TRUE(codec::certificateHasXmppName(directSrvId, "example.org", "example.org"));
+    // An SRV-ID for another service (server-to-server) does not make a client certificate check pass.
+    const std::string serverSrvId =
+        certificateWithNames("otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_xmpp-server.example.org");
+    EXPECT_FALSE(codec::certificateHasXmppName(serverSrvId, "example.org", "example.org"));
+    // Internationalized: the XmppAddr holds UTF-8, the SRV-ID A-labels.
+    const std::string idn = certificateWithNames(
+        "otherName:1.3.6.1.5.5.7.8.5;UTF8:b\xC3\xBC"
+        "cher.example,otherName:1.3.6.1.5.5.7.8.7;IA5STRING:_xmpp-"
+        "client.xn--bcher-kva.example");
+    EXPECT_TRUE(codec::certificateHasXmppName(idn,
+                                              "b\xC3\xBC"
+                                              "cher.example",
+                                              "xn--bcher-kva.example"));
+    // DNS-IDs are not this function's business; no SAN at all is simply no.
+    EXPECT_FALSE(
+        codec::certificateHasXmppName(certificateWithNames("DNS:example.org"), "example.org", "example.org"));
+    EXPECT_FALSE(codec::certificateHasXmppName("not a certificate", "example.org", "example.org"));
 }
 
 // What a BlockingClient received, kept so that waiting for one kind of event loses no other.
@@ -452,6 +511,65 @@ TEST_F(ClientTest, VCardDiscoAndPing) {
     auto nobody = alice.ping("bob@localhost/not-there");
     ASSERT_FALSE(nobody);
     EXPECT_EQ(nobody.error().kind, ErrorKind::Stanza);
+}
+
+TEST_F(ClientTest, ReceiptsAreAskedOfFullJidsOnlyWhenTheirClientSupportsThem) {
+    server_.addAccount("alice", "localhost", "a");
+    server_.addAccount("bob", "localhost", "b");
+    server_.addAccount("carol", "localhost", "c");
+    BlockingClient alice(options("alice", "a"));
+    ClientOptions carolOptions = options("carol", "c");
+    carolOptions.receipts = false;  // a client without XEP-0184: its disco#info does not list it
+    BlockingClient bob(options("bob", "b")), carol(carolOptions);
+    ASSERT_TRUE(alice.connect());
+    ASSERT_TRUE(bob.connect());
+    ASSERT_TRUE(carol.connect());
+    ASSERT_TRUE(alice.setPresence());
+    ASSERT_TRUE(bob.setPresence());
+    ASSERT_TRUE(carol.setPresence());
+    Inbox aliceIn(alice), bobIn(bob), carolIn(carol);
+    // Alice sees Carol's presence, so she learns when Carol's resource goes offline.
+    ASSERT_TRUE(alice.addContact("carol@localhost"));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(carolIn, notice("alice@localhost", SubscriptionEvent::Request)));
+    ASSERT_TRUE(carol.approve("alice@localhost"));
+    ASSERT_TRUE(waitFor<SubscriptionNotice>(aliceIn, notice("carol@localhost", SubscriptionEvent::Approved)));
+
+    // XEP-0184 §5.2: to a full JID, only after disco#info said the client supports receipts.
+    auto toBob = alice.sendMessage(bob.boundJid(), "to bob's client");
+    ASSERT_TRUE(toBob) << toBob.error().describe();
+    auto atBob = waitFor<Message>(bobIn, withBody("to bob's client"));
+    ASSERT_TRUE(atBob);
+    EXPECT_TRUE(atBob->receiptRequested);
+    auto receipt = waitFor<Receipt>(aliceIn);
+    ASSERT_TRUE(receipt);
+    EXPECT_EQ(receipt->id, *toBob);
+    ASSERT_TRUE(alice.sendMessage(carol.boundJid(), "to carol's client"));
+    auto atCarol = waitFor<Message>(carolIn, withBody("to carol's client"));
+    ASSERT_TRUE(atCarol);
+    EXPECT_FALSE(atCarol->receiptRequested);
+    // §5.1: to a bare JID the sender cannot know which client gets it, and may always ask.
+    ASSERT_TRUE(alice.sendMessage("carol@localhost", "to carol"));
+    auto bare = waitFor<Message>(carolIn, withBody("to carol"));
+    ASSERT_TRUE(bare);
+    EXPECT_TRUE(bare->receiptRequested);
+
+    // Carol's resource goes away and comes back as a client with receipts: the old answer is not reused.
+    const std::string resource = carol.boundJid().substr(carol.boundJid().find('/') + 1);
+    carol.disconnect();
+    ASSERT_TRUE(waitFor<Presence>(aliceIn, [&resource](const Presence& p) {
+        return p.from == "carol@localhost/" + resource && p.availability == Availability::Unavailable;
+    }));
+    ClientOptions carolAgain = options("carol", "c");
+    carolAgain.resource = resource;
+    BlockingClient carol2(carolAgain);
+    ASSERT_TRUE(carol2.connect());
+    ASSERT_EQ(carol2.boundJid(), "carol@localhost/" + resource);
+    ASSERT_TRUE(carol2.setPresence());
+    Inbox carol2In(carol2);
+    ASSERT_TRUE(alice.sendMessage(carol2.boundJid(), "again"));
+    auto again = waitFor<Message>(carol2In, withBody("again"));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->receiptRequested);
 }
 
 TEST_F(ClientTest, ChangePasswordThenOnlyTheNewOneWorks) {
