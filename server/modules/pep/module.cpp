@@ -907,11 +907,14 @@ class PepModule final : public Module {
 
     // --- owner actions -----------------------------------------------------------------------------
 
-    // Notifies a node's delete (§8.4.2) or purge (§8.5.2): <delete node=.../> or <purge node=.../>.
-    asio::awaitable<void> notifyNodeEvent(OwnNode target, std::string_view name) {
+    // Notifies a node's delete (§8.4.2) or purge (§8.5.2): <delete node=.../> or <purge node=.../>. The
+    // node has no items now: XEP-0402 §5.3, the legacy bookmarks node follows the bookmarks node.
+    asio::awaitable<void> notifyEmptied(OwnNode target, std::string_view name) {
         xml::Element event{std::string(name), std::string(kPubsubEvent)};
         event.setAttr("node", target.node);
         co_await notify(target.owner, target.node, target.config, std::move(event));
+        const Jid publisher = target.stanza->from() ? *target.stanza->from() : target.owner;
+        co_await syncBookmarks(target.owner, publisher, target.node, nullptr);
     }
 
     // XEP-0060 §8.4: delete a node; those who got its notifications learn of it.
@@ -925,7 +928,7 @@ class PepModule final : public Module {
             logFailure("delete node " + target->node, target->owner, deleted.error());
             co_return storageFailure("deleted");
         }
-        co_await notifyNodeEvent(std::move(*target), "delete");
+        co_await notifyEmptied(std::move(*target), "delete");
         co_return std::nullopt;
     }
 
@@ -939,11 +942,7 @@ class PepModule final : public Module {
             logFailure("purge node " + target->node, target->owner, purged.error());
             co_return storageFailure("changed");
         }
-        const Jid owner = target->owner;
-        const Jid publisher = target->stanza->from() ? *target->stanza->from() : owner;
-        const std::string node = target->node;
-        co_await notifyNodeEvent(std::move(*target), "purge");
-        co_await syncBookmarks(owner, publisher, node, nullptr);
+        co_await notifyEmptied(std::move(*target), "purge");
         co_return std::nullopt;
     }
 
