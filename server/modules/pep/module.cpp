@@ -391,8 +391,9 @@ class PepModule final : public Module {
                 return invalid();
             config.accessModel = value;
         } else if (var == "pubsub#max_items") {
-            if (value == "max") {  // XEP-0060 §7.1.5 / XEP-0402 §... : the most the service allows
+            if (value == "max") {  // XEP-0060 §16.4.3 (XEP-0402 §5 asks for it): the most the service allows
                 config.maxItems = maxItems_;
+                config.maxItemsIsMax = true;
                 return std::nullopt;
             }
             std::size_t count = 0;
@@ -405,6 +406,15 @@ class PepModule final : public Module {
                     "A node keeps at most " + std::to_string(maxItems_) + " items on this server");
             }
             config.maxItems = count;
+            config.maxItemsIsMax = false;
+        } else if (var == "pubsub#title") {
+            // XEP-0060 §16.4.3: descriptive fields, kept as given and shown in the configuration and
+            // in the node's meta-data (§5.4); Movim, Gajim and Converse send them.
+            config.title = value;
+        } else if (var == "pubsub#description") {
+            config.description = value;
+        } else if (var == "pubsub#type") {
+            config.payloadType = value;
         } else if (var == "pubsub#persist_items") {
             if (!parseBoolean(value, config.persistItems))
                 return invalid();
@@ -438,17 +448,25 @@ class PepModule final : public Module {
 
     // The node_config fields (XEP-0060 §16.4.3) whose value is fixed here, listed in the configuration
     // form so that clients may send them: payloads and notifications are always delivered (XEP-0163
-    // §4.3), a deleted node is notified (§8.4.2) and a configuration change is not; every node is a leaf
-    // to which only its owner publishes (XEP-0163 §3).
+    // §4.3), as headline messages, to available resources only (§4.3.2); a deleted node is notified
+    // (§8.4.2) and a configuration change is not; items do not expire and stay when the owner goes
+    // offline; every node is a leaf to which only its owner publishes (XEP-0163 §3).
     struct FixedField {
         std::string_view var;
         std::string_view type;
         std::string_view value;
     };
     static constexpr FixedField kFixedFields[] = {
-        {"pubsub#deliver_payloads", "boolean", "1"}, {"pubsub#deliver_notifications", "boolean", "1"},
-        {"pubsub#notify_delete", "boolean", "1"},    {"pubsub#notify_config", "boolean", "0"},
-        {"pubsub#node_type", "list-single", "leaf"}, {"pubsub#publish_model", "list-single", "publishers"},
+        {"pubsub#deliver_payloads", "boolean", "1"},
+        {"pubsub#deliver_notifications", "boolean", "1"},
+        {"pubsub#notify_delete", "boolean", "1"},
+        {"pubsub#notify_config", "boolean", "0"},
+        {"pubsub#node_type", "list-single", "leaf"},
+        {"pubsub#publish_model", "list-single", "publishers"},
+        {"pubsub#notification_type", "list-single", "headline"},
+        {"pubsub#presence_based_delivery", "boolean", "1"},
+        {"pubsub#purge_offline", "boolean", "0"},
+        {"pubsub#item_expire", "text-single", "max"},
     };
     static const FixedField* fixedField(std::string_view var) {
         for (const FixedField& field : kFixedFields) {
@@ -488,7 +506,8 @@ class PepModule final : public Module {
             return element;
         };
         auto value = [](xml::Element& target, const std::string& text) {
-            target.append("value", std::string(kDataForms)).appendText(text);
+            if (!text.empty())  // XEP-0004 §3.2: a field without a value has no <value/>
+                target.append("value", std::string(kDataForms)).appendText(text);
         };
         auto options = [](xml::Element& target, std::initializer_list<std::string_view> list) {
             for (std::string_view option : list)
@@ -500,7 +519,10 @@ class PepModule final : public Module {
         xml::Element& access = addField("pubsub#access_model", "list-single");
         options(access, {"open", "presence", "roster", "whitelist"});
         value(access, config.accessModel);
-        value(addField("pubsub#max_items", "text-single"), std::to_string(config.maxItems));
+        value(addField("pubsub#title", "text-single"), config.title);
+        value(addField("pubsub#description", "text-single"), config.description);
+        value(addField("pubsub#type", "text-single"), config.payloadType);
+        value(addField("pubsub#max_items", "text-single"), maxItemsText(config));
         value(addField("pubsub#persist_items", "boolean"), config.persistItems ? "1" : "0");
         value(addField("pubsub#notify_retract", "boolean"), config.notifyRetract ? "1" : "0");
         xml::Element& sendLast = addField("pubsub#send_last_published_item", "list-single");
@@ -512,6 +534,11 @@ class PepModule final : public Module {
         for (const FixedField& fixed : kFixedFields)
             value(addField(std::string(fixed.var), std::string(fixed.type)), std::string(fixed.value));
         return form;
+    }
+
+    // XEP-0060 §16.4.3: `max` when the owner asked for the most the service allows.
+    static std::string maxItemsText(const PepNodeConfig& config) {
+        return config.maxItemsIsMax ? std::string("max") : std::to_string(config.maxItems);
     }
 
     // The node an owner's request names (the `node` of its <name xmlns=ns/>), with its configuration:
@@ -692,6 +719,10 @@ class PepModule final : public Module {
         PepNodeConfig wanted = config;
         if (auto unsupported = applyForm(wanted, *options, kPublishOptions))
             return pubsubError(StanzaErrorCondition::Conflict, "precondition-not-met", unsupported->text);
+        // `max` is met by a node that keeps as many items as the service allows, however it was set
+        // (nodes stored before `max` was remembered, and the ones this module creates).
+        if (wanted.maxItems == config.maxItems)
+            wanted.maxItemsIsMax = config.maxItemsIsMax;
         if (wanted != config) {
             return pubsubError(StanzaErrorCondition::Conflict, "precondition-not-met",
                                "The node's configuration differs from the publish options; "
@@ -907,11 +938,14 @@ class PepModule final : public Module {
 
     // --- owner actions -----------------------------------------------------------------------------
 
-    // Notifies a node's delete (§8.4.2) or purge (§8.5.2): <delete node=.../> or <purge node=.../>.
-    asio::awaitable<void> notifyNodeEvent(OwnNode target, std::string_view name) {
+    // Notifies a node's delete (§8.4.2) or purge (§8.5.2): <delete node=.../> or <purge node=.../>. The
+    // node has no items now: XEP-0402 §5.3, the legacy bookmarks node follows the bookmarks node.
+    asio::awaitable<void> notifyEmptied(OwnNode target, std::string_view name) {
         xml::Element event{std::string(name), std::string(kPubsubEvent)};
         event.setAttr("node", target.node);
         co_await notify(target.owner, target.node, target.config, std::move(event));
+        const Jid publisher = target.stanza->from() ? *target.stanza->from() : target.owner;
+        co_await syncBookmarks(target.owner, publisher, target.node, nullptr);
     }
 
     // XEP-0060 §8.4: delete a node; those who got its notifications learn of it.
@@ -925,7 +959,7 @@ class PepModule final : public Module {
             logFailure("delete node " + target->node, target->owner, deleted.error());
             co_return storageFailure("deleted");
         }
-        co_await notifyNodeEvent(std::move(*target), "delete");
+        co_await notifyEmptied(std::move(*target), "delete");
         co_return std::nullopt;
     }
 
@@ -939,11 +973,7 @@ class PepModule final : public Module {
             logFailure("purge node " + target->node, target->owner, purged.error());
             co_return storageFailure("changed");
         }
-        const Jid owner = target->owner;
-        const Jid publisher = target->stanza->from() ? *target->stanza->from() : owner;
-        const std::string node = target->node;
-        co_await notifyNodeEvent(std::move(*target), "purge");
-        co_await syncBookmarks(owner, publisher, node, nullptr);
+        co_await notifyEmptied(std::move(*target), "purge");
         co_return std::nullopt;
     }
 
@@ -1003,6 +1033,7 @@ class PepModule final : public Module {
         PepNodeConfig config;
         config.accessModel = "whitelist";
         config.maxItems = maxItems_;
+        config.maxItemsIsMax = true;
         config.sendLastPublishedItem = "never";
         return config;
     }
@@ -1067,6 +1098,7 @@ class PepModule final : public Module {
         const std::string node(kLegacyBookmarksNode);
         PepNodeConfig legacyConfig = bookmarksConfig();
         legacyConfig.maxItems = 1;
+        legacyConfig.maxItemsIsMax = false;
         legacyConfig.sendLastPublishedItem = "on_sub_and_presence";  // XEP-0048 over PEP clients expect it
         auto config = co_await findNode(owner, node);
         if (!config && config.error().condition != StanzaErrorCondition::ItemNotFound)
@@ -1469,8 +1501,8 @@ class PepModule final : public Module {
             }
             co_return IqResult(std::move(list));
         }
-        std::string payloadType;
-        if (!items->empty()) {
+        std::string payloadType = config.payloadType;  // configured, else the newest payload's
+        if (payloadType.empty() && !items->empty()) {
             const PepItem& last = items->front();
             if (auto payload = parseStoredXml(last.xml, context_->log(), "item " + last.id))
                 payloadType = payload->ns();
@@ -1497,11 +1529,15 @@ class PepModule final : public Module {
                 element.append("value", std::string(kDataForms)).appendText(value);
         };
         field("FORM_TYPE", "hidden", std::string(kPubsub) + "#meta-data");
+        if (!config.title.empty())
+            field("pubsub#title", "text-single", config.title);
+        if (!config.description.empty())
+            field("pubsub#description", "text-single", config.description);
         field("pubsub#type", "text-single", payloadType);
         field("pubsub#owner", "jid-multi", owner.str());
         field("pubsub#publisher", "jid-multi", owner.str());
         field("pubsub#access_model", "list-single", config.accessModel);
-        field("pubsub#max_items", "text-single", std::to_string(config.maxItems));
+        field("pubsub#max_items", "text-single", maxItemsText(config));
         field("pubsub#persist_items", "boolean", config.persistItems ? "1" : "0");
         return query;
     }

@@ -380,6 +380,18 @@ class RosterModule final : public Module {
             if (resource->isAvailable())
                 resource->deliver(readdressed(*presence, full, resource->jid()));
         }
+        if (!routed.wasAvailable) {
+            // §4.2.2: an account is implicitly subscribed to its own presence, so initial presence
+            // (the first, or the first after unavailable) probes the account itself too (§4.3.2): the
+            // new resource gets the current presence of each of the account's other available
+            // resources, as those resources just got its own.
+            for (const SessionPtr& resource : ctx_->sessionsOf(account)) {
+                if (resource->jid() == full || !resource->isAvailable())
+                    continue;
+                if (StanzaPtr last = resource->lastPresence())
+                    session.deliver(readdressed(*last, resource->jid(), full));
+            }
+        }
         if (!routed.wasAvailable && roster) {
             // §4.2.1 / §4.3.1: initial presence: probe the contacts whose presence the account gets.
             // Local contacts are probed from this resource's full JID, so that the answers reach

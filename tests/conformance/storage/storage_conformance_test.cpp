@@ -1136,6 +1136,10 @@ TYPED_TEST_P(StorageConformance, PepNodesAreCreatedFoundListedSortedAndConfigure
     open.notifyRetract = false;
     open.rosterGroups = {"Friends", "", "a\nb\\c"};
     open.whitelist = {"nurse@example.org", "romeo@example.net"};
+    open.maxItemsIsMax = true;
+    open.title = "Juliet's avatar";
+    open.description = "What she looks like, \"today\"";
+    open.payloadType = "urn:xmpp:avatar:data";
     this->createPepNode("example.org", "juliet", "urn:xmpp:avatar:data", open);
     this->createPepNode("example.org", "juliet", "eu.siacs.conversations.axolotl.devicelist", {});
     EXPECT_EQ(this->pepNode("example.org", "juliet", "urn:xmpp:avatar:data"), open);
@@ -1158,6 +1162,9 @@ TYPED_TEST_P(StorageConformance, PepNodesAreCreatedFoundListedSortedAndConfigure
     PepNodeConfig changed = open;
     changed.accessModel = "whitelist";
     changed.whitelist = {};
+    changed.maxItemsIsMax = false;
+    changed.title.clear();
+    changed.description = "Changed";
     ASSERT_TRUE(
         this->run(this->pep().configureNode("example.org", "juliet", "urn:xmpp:avatar:data", changed)));
     EXPECT_EQ(this->pepNode("example.org", "juliet", "urn:xmpp:avatar:data"), changed);

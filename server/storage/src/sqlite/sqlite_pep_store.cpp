@@ -31,7 +31,7 @@ Result<SqliteStatement, StorageError> nodeStatement(SqliteDatabase& db, std::str
 
 constexpr const char* kConfigColumns =
     "access_model, max_items, persist_items, send_last_published_item, notify_retract, roster_groups, "
-    "whitelist";
+    "whitelist, max_items_max, title, description, payload_type";
 
 PepNodeConfig configFromRow(SqliteStatement& row, int first) {
     PepNodeConfig config;
@@ -42,6 +42,10 @@ PepNodeConfig configFromRow(SqliteStatement& row, int first) {
     config.notifyRetract = row.columnInt64(first + 4) != 0;
     config.rosterGroups = decodeStringList(row.columnText(first + 5));
     config.whitelist = decodeStringList(row.columnText(first + 6));
+    config.maxItemsIsMax = row.columnInt64(first + 7) != 0;
+    config.title = row.columnText(first + 8);
+    config.description = row.columnText(first + 9);
+    config.payloadType = row.columnText(first + 10);
     return config;
 }
 
@@ -52,7 +56,7 @@ struct EncodedLists {
     std::string whitelist;
 };
 
-// Binds the configuration to ?4 ... ?10.
+// Binds the configuration to ?4 ... ?14.
 void bindConfig(SqliteStatement& statement, const PepNodeConfig& config, EncodedLists& lists) {
     lists.rosterGroups = encodeStringList(config.rosterGroups);
     lists.whitelist = encodeStringList(config.whitelist);
@@ -62,7 +66,11 @@ void bindConfig(SqliteStatement& statement, const PepNodeConfig& config, Encoded
         .bindText(7, config.sendLastPublishedItem)
         .bindInt64(8, config.notifyRetract ? 1 : 0)
         .bindText(9, lists.rosterGroups)
-        .bindText(10, lists.whitelist);
+        .bindText(10, lists.whitelist)
+        .bindInt64(11, config.maxItemsIsMax ? 1 : 0)
+        .bindText(12, config.title)
+        .bindText(13, config.description)
+        .bindText(14, config.payloadType);
 }
 
 Result<std::optional<PepNodeConfig>, StorageError> selectNode(SqliteDatabase& db, const NodeKey& key) {
@@ -155,10 +163,11 @@ Result<void, StorageError> insertNode(SqliteDatabase& db, const NodeKey& key, co
                 return StorageError::QuotaExceeded;
             }
         }
-        auto insert = nodeStatement(db,
-                                    std::string("INSERT INTO pep_nodes (host, username, node, ") +
-                                        kConfigColumns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                                    key);
+        auto insert =
+            nodeStatement(db,
+                          std::string("INSERT INTO pep_nodes (host, username, node, ") + kConfigColumns +
+                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                          key);
         if (!insert) {
             return insert.error();
         }
@@ -174,7 +183,8 @@ Result<void, StorageError> updateNode(SqliteDatabase& db, const NodeKey& key, co
             nodeStatement(db,
                           "UPDATE pep_nodes SET access_model = ?4, max_items = ?5, persist_items = ?6, "
                           "send_last_published_item = ?7, notify_retract = ?8, roster_groups = ?9, "
-                          "whitelist = ?10 WHERE host = ?1 AND username = ?2 AND node = ?3",
+                          "whitelist = ?10, max_items_max = ?11, title = ?12, description = ?13, "
+                          "payload_type = ?14 WHERE host = ?1 AND username = ?2 AND node = ?3",
                           key);
         if (!update) {
             return update.error();

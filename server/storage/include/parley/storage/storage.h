@@ -199,6 +199,12 @@ struct PepNodeConfig {
     bool notifyRetract = true;
     std::vector<std::string> rosterGroups;  // access model roster: the owner's groups allowed
     std::vector<std::string> whitelist;     // access model whitelist: bare JIDs allowed besides the owner
+    // pubsub#max_items was `max` (XEP-0060 §16.4.3): maxItems is the most the service allows.
+    bool maxItemsIsMax = false;
+    // Descriptive fields (pubsub#title, pubsub#description, pubsub#type), kept and shown as given.
+    std::string title;
+    std::string description;
+    std::string payloadType;
     friend bool operator==(const PepNodeConfig&, const PepNodeConfig&) = default;
 };
 
