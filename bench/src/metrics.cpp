@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include "parley/base/json.h"
+
 #include <unistd.h>
 
 #include <bit>
@@ -92,42 +94,8 @@ Totals sumStats(const std::vector<const LoopStats*>& loops) {
     return t;
 }
 
-namespace {
-
-std::string quoted(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-                    out += escaped;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-    return out;
-}
-
-}  // namespace
-
 JsonLine& JsonLine::add(std::string_view key, std::string_view text) {
-    fields_.emplace_back(std::string(key), quoted(text));
+    fields_.emplace_back(std::string(key), jsonString(text));
     return *this;
 }
 
@@ -159,7 +127,7 @@ std::string JsonLine::str() const {
         if (i > 0) {
             out += ", ";
         }
-        out += quoted(fields_[i].first);
+        out += jsonString(fields_[i].first);
         out += ": ";
         out += fields_[i].second;
     }

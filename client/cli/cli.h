@@ -11,6 +11,7 @@
 
 #include <boost/assert/source_location.hpp>
 
+#include "parley/base/json.h"
 #include "parley/base/result.h"
 #include "parley/client/error.h"
 #include "parley/client/options.h"
@@ -79,8 +80,8 @@ Result<std::string, Problem> resolvePassword(const Args& args, const Account& ac
                                              const std::optional<std::string>& environment,
                                              const std::function<std::optional<std::string>()>& prompt);
 
-/// One JSON string literal (RFC 8259 escaping).
-std::string jsonString(std::string_view text);
+/// One JSON string literal (RFC 8259 escaping), shared with parley-bench.
+using parley::jsonString;
 
 /// A roster item as `parley roster list` prints it: tab-separated jid, name, subscription (" (asked)"
 /// while a request is pending), or with `json` one object with the groups too.
