@@ -8,17 +8,18 @@
 
 #include "parley/base/base64.h"
 #include "parley/sasl/plain.h"
+#include "parley/xmpp/namespaces.h"
 
 namespace parley::bench {
 
 namespace {
 
-constexpr std::string_view kStreams = "http://etherx.jabber.org/streams";
-constexpr std::string_view kStreamErrors = "urn:ietf:params:xml:ns:xmpp-streams";
-constexpr std::string_view kStanzaErrors = "urn:ietf:params:xml:ns:xmpp-stanzas";
-constexpr std::string_view kTls = "urn:ietf:params:xml:ns:xmpp-tls";
-constexpr std::string_view kSasl = "urn:ietf:params:xml:ns:xmpp-sasl";
-constexpr std::string_view kBind = "urn:ietf:params:xml:ns:xmpp-bind";
+using ns::kBind;
+using ns::kSasl;
+using ns::kStanzaErrors;
+using ns::kStreamErrors;
+using ns::kStreams;
+using ns::kTls;
 constexpr std::string_view kRoster = "jabber:iq:roster";
 
 // Reads go into one buffer per loop thread and are parsed at once, so an idle client holds none.
