@@ -123,6 +123,13 @@ class PeerServer:
         stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def restart(self, timeout=120):
+        """Stops the server and starts it again on the same ports with the same data (accounts, rosters):
+        a benchmark that measures memory per session starts from a fresh process, not from one whose heap
+        an earlier step grew."""
+        stop_process(self.process)
+        return self.start(timeout)
+
     def __enter__(self):
         return self.start()
 
@@ -180,6 +187,9 @@ modules_disabled = {{ "s2s", "limits" }}
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 c2s_stanza_size_limit = {STANZA_LIMIT}
+-- server_epoll listens with a backlog of 128: a login burst overflows it and the kernel drops SYNs (the
+-- client retries after 1, 3, 7 s), which shows as stalls at low CPU. The kernel caps it at somaxconn.
+network_settings = {{ tcp_backlog = 4096 }}
 allow_registration = true
 min_seconds_between_registrations = 0
 registration_throttle_max = 1000000
@@ -245,6 +255,8 @@ class Ejabberd(PeerServer):
             f.write(open(self.cert).read() + open(self.key).read())
         self.config = os.path.join(self.dir, "ejabberd.yml")
         mam = "  mod_mam:\n    default: always\n" if self.archive else ""
+        # backlog: Erlang listens with a backlog of 5 by default; a login burst overflows it and the kernel
+        # drops SYNs (the client retries after 1, 3, 7 s): stalls at 0% CPU. The kernel caps it at somaxconn.
         listener = f"""    ip: "127.0.0.1"
     module: ejabberd_c2s
     max_stanza_size: {STANZA_LIMIT}
@@ -388,8 +400,9 @@ PEERS = {"prosody": Prosody, "ejabberd": Ejabberd}
 
 
 def main():
-    """Command line for bench/compare.sh: start one peer, create accounts, print `ready PORT DIRECT PID`,
-    run until stdin closes (or a line `stop`), then stop it."""
+    """Command line for bench/compare.sh: start one peer, create accounts, print `ready PORT DIRECT PID
+    VERSION`, run until stdin closes (or a line `stop`), then stop it. A line `restart` restarts it with its
+    data kept and prints `ready ...` again (or `failed REASON`)."""
     import argparse
     import sys
 
@@ -419,6 +432,14 @@ def main():
         for line in sys.stdin:
             if line.strip() == "stop":
                 break
+            if line.strip() == "restart":
+                try:
+                    server.restart()
+                except PeerUnavailable as e:
+                    print(f"peer_servers: {e}", file=sys.stderr)
+                    print("failed " + str(e).splitlines()[0], flush=True)
+                    continue
+                print(f"ready {server.port} {server.direct_port} {server.pid} {server.version()}", flush=True)
     finally:
         server.stop()
     return 0
