@@ -15,8 +15,8 @@
 # the peers with tests/interop/peer_servers.py: same domain, TLS optional, limits raised, no shaping),
 # creates the accounts, runs the scenarios one after the other, stops it. Every parley-bench command is
 # logged as run; its JSON line goes to RESULTS/<archive>/<server>/<step>.json and its per-second CSV
-# next to it; RESULTS/<server>.steps lists each step with its duration and status. Only one server runs at a
-# time: on a 2-core machine the generator and one server already share the CPU. --quick runs small numbers
+# next to it; steps.txt there lists each step with its duration and outcome, commands.txt the commands.
+# Only one server runs at a time: on a 2-core machine the generator and one server already share the CPU. --quick runs small numbers
 # (a few minutes in all) to check the plumbing; --dry-run prints the steps and their time budget.
 #
 # The memory per session is measured on a freshly started server (restarted with its data before each
@@ -109,7 +109,7 @@ wait_port() {  # port pid seconds: polls until the port accepts, the process die
 # session, so at most about 9 000 sessions in one run (bench/README.md). Fixed durations, not fixed
 # message counts: the peers archive a few hundred messages per second, Parley a hundred times more, and a
 # fixed count would take the peers minutes. The full run takes about 30 minutes for the three servers
-# (RESULTS/<server>.steps has each step's duration; docs/benchmarks.md lists them).
+# (RESULTS/<archive>/<server>/steps.txt has each step's duration; docs/benchmarks.md lists them).
 if ((quick)); then
   USERS=600; IDLE=500; IDLE_RATE=250; HOLD=3; DURATION=3; CONTACTS=4; ROSTER_USERS=100; CHAT_USERS=100
   RATES="200 1000 5000"; INFLIGHT=4; OFFLINE_USERS=50; OFFLINE_MESSAGES=10; LOGIN_USERS=100; DRAIN=10
@@ -128,7 +128,7 @@ run_bench() {  # server-label step scenario [options...]: runs one scenario, kee
   mkdir -p "$dir"
   local cmd=("$bench" "$scenario" --host 127.0.0.1 --port "$port" --domain localhost --password "$PASSWORD"
              --label "$label" --server-pid "$server_pid" --csv "$dir/$step.csv" "$@")
-  echo "${cmd[*]/#$root\//}" >>"$results/$label.commands"
+  echo "${cmd[*]/#$root\//}" >>"$results/$archive/$label/commands.txt"
   if ((dry)); then
     echo "$label/$archive: $step: ${cmd[*]/#$root\//}"
     return
@@ -154,7 +154,7 @@ run_bench() {  # server-label step scenario [options...]: runs one scenario, kee
     printf '{"scenario":"%s","label":"%s","step":"%s","failed":true,"error":"%s: %s"}\n' "$scenario" "$label" \
       "$step" "$outcome" "$reason" >"$dir/$step.json"
   fi
-  echo "$archive $step $((SECONDS - began)) $outcome" >>"$results/$label.steps"
+  echo "$archive $step $((SECONDS - began)) $outcome" >>"$dir/steps.txt"
 }
 
 server_failed() {  # label step why: records a server that did not start as a failed step
@@ -163,7 +163,7 @@ server_failed() {  # label step why: records a server that did not start as a fa
   say "$1/$archive: $2 failed: $3"
   python3 -c 'import json,sys; print(json.dumps({"label": sys.argv[1], "step": sys.argv[2], "failed": True,
     "error": sys.argv[3][:300]}))' "$1" "$2" "$3" >"$dir/$2.json"
-  echo "$archive $2 0 failed" >>"$results/$1.steps"
+  echo "$archive $2 0 failed" >>"$dir/steps.txt"
 }
 
 chat_steps() {  # label mech: throughput and latency against load, then as fast as possible
@@ -198,7 +198,7 @@ idle_step() {  # label mech step tls: memory per session, on a server restarted 
     return
   fi
   run_bench "$1" "$3" idle --sessions "$IDLE" --rate "$IDLE_RATE" --hold "$HOLD" --mech "$2" --tls "$4" \
-    --timeout 60
+    --timeout 180  # a server slower than the ramp rate queues the logins: a slow figure, not a failure
 }
 
 scenarios() {  # label mech: the set for this archive setting, each step leaving what the next needs
@@ -248,11 +248,11 @@ run_parley() {
     { server_failed parley start "standard.py --write-config failed"; return; }
   read -r port _ <<<"$ports"
   echo "python3 bench/standard.py --write-config DIR --archive $archive   # bench/parley-bench.toml" \
-    >>"$results/parley.commands"
-  echo "parleyd --config DIR/parley.toml" >>"$results/parley.commands"
+    >>"$results/$archive/parley/commands.txt"
+  echo "parleyd --config DIR/parley.toml" >>"$results/$archive/parley/commands.txt"
   # Accounts: parleyctl's bulk path (SCRAM keys derived once for all with --same-salt).
   echo "PARLEY_PASSWORD=$PASSWORD parleyctl --config DIR/parley.toml adduser-range bench 1 $USERS localhost --same-salt" \
-    >>"$results/parley.commands"
+    >>"$results/$archive/parley/commands.txt"
   if ((dry)); then
     server_pid=0
     scenarios parley SCRAM-SHA-256
@@ -288,7 +288,7 @@ peer_wait_ready() {  # count: waits until the helper printed its COUNT-th "ready
 
 run_peer() {  # prosody|ejabberd mech
   local name=$1 mech=$2 fifo; fifo=$(mktemp -u -t peer-XXXXXX)
-  echo "tests/interop/peer_servers.py $name --archive $archive --users $USERS" >>"$results/$name.commands"
+  echo "tests/interop/peer_servers.py $name --archive $archive --users $USERS" >>"$results/$archive/$name/commands.txt"
   if ((dry)); then
     server_pid=0 port=0
     scenarios "$name" "$mech"
@@ -299,17 +299,17 @@ run_peer() {  # prosody|ejabberd mech
   # peer_servers.py starts the peer, creates bench1..benchN, prints "ready PORT DIRECT PID VERSION",
   # restarts it on a line "restart", and stops it when its standard input closes.
   /usr/bin/python3 "$root/tests/interop/peer_servers.py" "$name" --archive "$archive" --users "$USERS" \
-    --password "$PASSWORD" <"$fifo" >"$peer_out" 2>"$results/$archive-$name-peer.log" &
+    --password "$PASSWORD" <"$fifo" >"$peer_out" 2>"$results/$archive/$name/peer.log" &
   peer_helper=$!
   exec {keep}>"$fifo"
   if ! peer_wait_ready 1; then
     exec {keep}>&-
     wait "$peer_helper" || true
-    server_failed "$name" start "$name did not start: $(tail -3 "$results/$archive-$name-peer.log" | tr '\n' ' ')"
+    server_failed "$name" start "$name did not start: $(tail -3 "$results/$archive/$name/peer.log" | tr '\n' ' ')"
     rm -f "$fifo" "$peer_out"
     return
   fi
-  echo "$name $peer_version" >"$results/$name.version"
+  echo "$name $peer_version" >"$results/$archive/$name/version.txt"
   restart_server() {
     echo restart >&"$keep"
     peer_readies=$((peer_readies + 1))
@@ -324,13 +324,16 @@ run_peer() {  # prosody|ejabberd mech
 ((dry)) && results=$(mktemp -d -t compare-dry-XXXXXX)  # never touches the results of a real run
 mkdir -p "$results"
 say "results in $results"
-# A server run again replaces its own results (and only those): runs of separate invocations combine.
+# A server run again replaces its own results for the archive settings it runs (and only those): the
+# results of separate runs combine (e.g. the peers once, Parley again after a fix).
 for server in $servers; do
   case $server in parley | prosody | ejabberd) ;; *) die "unknown server '$server' (parley, prosody, ejabberd)" ;; esac
-  for archive in $archives; do rm -rf "${results:?}/$archive/$server"; done
-  rm -f "$results/$server.commands" "$results/$server.steps" "$results/$server.version"
-  printf 'bench/compare.sh %s   # %s, %s\n' "$arguments" "$(date -u +%Y-%m-%dT%H:%MZ)" \
-    "$(git -C "$root" log -1 --format='%h %s' | cut -c1-80)" >"$results/$server.commands"
+  for archive in $archives; do
+    rm -rf "${results:?}/$archive/$server"
+    mkdir -p "$results/$archive/$server"
+    printf 'bench/compare.sh %s   # %s, %s\n' "$arguments" "$(date -u +%Y-%m-%dT%H:%MZ)" \
+      "$(git -C "$root" log -1 --format='%h %s' | cut -c1-80)" >"$results/$archive/$server/commands.txt"
+  done
 done
 for archive in $archives; do
   for server in $servers; do
