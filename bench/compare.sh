@@ -70,13 +70,33 @@ install_missing() {
     sudo=sudo
   fi
   # Never let apt start the peers' system services (ports 5222, 5269, epmd): they run privately here.
+  local ours=0
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
     $sudo chmod +x /usr/sbin/policy-rc.d
-    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+    ours=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  local status=0
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+    status=$?
+  ((ours)) && $sudo rm -f /usr/sbin/policy-rc.d
+  ((status == 0)) || die "apt-get install ${missing[*]} failed (see above)"
 }
+
+# Interrupted (Ctrl-C) or failed: stop the server of the moment, never leave it running.
+server_pid=""
+parley_dir=""
+peer_helper=""
+cleanup() {
+  [[ -n $peer_helper ]] && kill "$peer_helper" 2>/dev/null  # peer_servers.py stops its peer on SIGTERM
+  if [[ -n $parley_dir ]]; then
+    [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null
+    rm -rf "$parley_dir"
+  fi
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 ((dry)) || install_missing
 if ((build)); then
@@ -228,7 +248,6 @@ scenarios() {  # label mech: the set for this archive setting, each step leaving
 
 # --- the servers ----------------------------------------------------------------------------------------
 
-parley_dir=""
 start_parley() {  # (re)starts parleyd on its folder's configuration; 1 if it does not listen
   "$parleyd" --config "$parley_dir/parley.toml" 2>>"$parley_dir/parleyd.log" &
   server_pid=$!
@@ -272,6 +291,7 @@ run_parley() {
   scenarios parley SCRAM-SHA-256
   stop_parley
   rm -rf "$parley_dir"
+  parley_dir=""
 }
 
 peer_wait_ready() {  # count: waits until the helper printed its COUNT-th "ready" line; 1 if it failed
@@ -318,6 +338,7 @@ run_peer() {  # prosody|ejabberd mech
   scenarios "$name" "$mech"
   exec {keep}>&-  # end of input: the helper stops the peer and removes its folder
   wait "$peer_helper" || true
+  peer_helper=""
   rm -f "$fifo" "$peer_out"
 }
 

@@ -404,6 +404,7 @@ def main():
     VERSION`, run until stdin closes (or a line `stop`), then stop it. A line `restart` restarts it with its
     data kept and prints `ready ...` again (or `failed REASON`)."""
     import argparse
+    import signal
     import sys
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -416,6 +417,8 @@ def main():
     parser.add_argument("--password", default="bench")
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args()
+    # compare.sh, interrupted, sends SIGTERM: leave through the `finally` below, which stops the peer.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     level = {"prosody": {"warning": "warn"}}.get(args.server, {}).get(args.log_level, args.log_level)
     try:
         server = PEERS[args.server](args.port or None, args.direct_port or None, archive=args.archive == "on",
