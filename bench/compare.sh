@@ -111,8 +111,6 @@ bench=${PARLEY_BENCH:-$(find "$release/bench" -maxdepth 2 -type f -name parley-b
 ((dry)) || [[ -x $parleyd ]] || die "no parleyd at $parleyd (build the release preset, or set PARLEYD)"
 ((dry)) || [[ -n $bench && -x $bench ]] || die "no parley-bench under $release/bench (is the bench branch merged?), or set PARLEY_BENCH"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 wait_port() {  # port pid seconds: polls until the port accepts, the process dies, or the time is up
   local port=$1 pid=$2 deadline=$((SECONDS + $3))
   until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
