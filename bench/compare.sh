@@ -147,6 +147,35 @@ PASSWORD=bench
 # set in more than its default 30 s (Prosody did, sharing 2 cores with the generator): slow, not broken.
 REQUEST_TIMEOUT=120
 
+cpu_ticks() {  # pid: its user + system CPU time in clock ticks (proc(5): fields 14 and 15)
+  local stat
+  local -a fields
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }  # the command name, in parentheses, may hold spaces
+  read -ra fields <<<"$stat"
+  echo $((fields[11] + fields[12]))
+}
+
+settle() {  # label: waits until the server has been idle (under 5% of a core) for a second, at most 120 s
+  ((dry)) && return 0
+  [[ -n $server_pid && $server_pid != 0 ]] || return 0
+  # A step that offered more than the server could take leaves a backlog that the server works off after
+  # the generator stopped counting (Prosody and ejabberd for tens of seconds): the next step would then
+  # share the CPU with it, and its sessions meet the last step's lingering ones (ejabberd re-routed their
+  # queued messages to the new sessions: duplicates).
+  local hz began=$SECONDS before after
+  hz=$(getconf CLK_TCK)
+  before=$(cpu_ticks "$server_pid") || return 0
+  while ((SECONDS - began < 120)); do
+    sleep 1
+    after=$(cpu_ticks "$server_pid") || return 0
+    ((after - before <= hz / 20)) && break
+    before=$after
+  done
+  ((SECONDS - began > 2)) && say "$1/$archive: waited $((SECONDS - began)) s for the server to finish the last step's work"
+  return 0
+}
+
 run_bench() {  # server-label step scenario [options...]: runs one scenario, keeps its JSON and CSV
   local label=$1 step=$2 scenario=$3; shift 3
   local dir="$results/$archive/$label"
@@ -158,6 +187,7 @@ run_bench() {  # server-label step scenario [options...]: runs one scenario, kee
     echo "$label/$archive: $step: ${cmd[*]/#$root\//}"
     return
   fi
+  settle "$label"
   say "$label/$archive: $step"
   # parley-bench exits 1 when something was lost, duplicated or refused, and still prints its JSON line,
   # which the report shows (with the error); no JSON line at all (a crash, or the step's time limit) is a
