@@ -67,8 +67,10 @@ def load(results):
 
 
 def figure(data, archive, server, step, keys):
+    """The step's figure, or None when it did not run or broke off (a session lost, a request unanswered):
+    the figures of a step that broke off are not comparable, and a ratio against them would flatter."""
     result = data.get((archive, server, step))
-    if not result or result.get("failed"):
+    if not result or result.get("failed") or result.get("error"):
         return None
     for key in keys:
         if isinstance(result.get(key), (int, float)):
@@ -144,10 +146,15 @@ def saturated_below(data, archive, server, step):
 
 
 def cell(data, archive, server, step, value, unit):
-    if (data.get((archive, server, step)) or {}).get("failed"):
+    result = data.get((archive, server, step)) or {}
+    if result.get("failed") or result.get("error"):
         return "failed"
     top = saturated_below(data, archive, server, step) if value is None else None
-    return f"saturated at {top:,}/s" if top else fmt(value, unit)
+    if top:
+        return f"saturated at {top:,}/s"
+    lost = result.get("lost")
+    # Messages still queued when the drain ended (a server offered more than it delivers): see below.
+    return fmt(value, unit) + (f" ({lost:,} lost)" if isinstance(lost, int) and lost and value is not None else "")
 
 
 def tables(data, archive, servers):
@@ -430,7 +437,9 @@ def main():
                 "no `mam`; ejabberd: no `mod_mam`). Only the steps the archive touches (chat, offline) were "
                 "run again.", "",
                 "The targets are issue 6's for Parley; a ratio target needs the peers' figures of the same "
-                "run. \"failed\": the step failed (see below); \"-\": the figure is missing (not run, or not reported).", "",
+                "run. \"failed\": the step failed or broke off (see below; its figures are left out of the "
+                "ratios); \"lost\": messages not delivered by the end of the drain (a backlog); \"-\": the "
+                "figure is missing.", "",
                 tables(data, archive, servers), "",
                 "Lost, duplicated or reordered messages, errors, failed steps:", "",
                 correctness(data, archive, servers), ""]
