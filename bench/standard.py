@@ -16,49 +16,31 @@ import sys
 import tempfile
 import time
 
-CONFIG = """
-data_dir = "{dir}/var"
-log_level = "warn"
-threads = {threads}
-# The bench measures PLAIN and registration without TLS too.
-allow_plain_without_tls = true
-
-[[host]]
-domain = "localhost"
-registration = "open"
-
-[[listener]]
-address = "127.0.0.1"
-port = {port}
-tls = "starttls"
-require_tls = false
-
-[[listener]]
-address = "127.0.0.1"
-port = {direct_port}
-tls = "direct"
-
-[storage]
-backend = "sqlite"
-
-[limits]
-presence_per_second = 0
-outbound_queue_stanzas = 100000
-outbound_queue_bytes = "64MiB"
-
-[timeouts]
-idle = "1h"
-
-{modules}
-[modules.offline]
-max_messages = 0
-"""
+# bench/parley-bench.toml: the one configuration of every benchmark (compare.sh writes it through
+# `standard.py --write-config`), so that `make bench` and docs/benchmarks.md cannot drift apart.
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "parley-bench.toml")
 
 # The default modules less the message archive: issue 6 asks for the chat figures with it off too.
 NO_ARCHIVE = """[modules]
+# The default modules less "mam" (message archive off)
 enabled = ["disco", "ping", "version", "time", "register", "roster", "offline", "blocking", "vcard",
            "private", "last", "carbons", "pep", "csi", "stream_management"]
 """
+
+
+def write_config(path, folder, port, direct_port, threads=0, archive=True):
+    """Fills in bench/parley-bench.toml for a parleyd whose data lives in `folder`."""
+    values = {"@DIR@": folder, "@PORT@": port, "@DIRECT_PORT@": direct_port, "@THREADS@": threads,
+              "@MODULES@": "" if archive else NO_ARCHIVE}
+    lines = []
+    with open(TEMPLATE) as f:
+        for line in f:
+            if not line.startswith("#"):  # the template's comments name the placeholders
+                for key, value in values.items():
+                    line = line.replace(key, str(value))
+            lines.append(line)
+    with open(path, "w") as f:
+        f.write("".join(lines))
 
 
 def free_port():
@@ -75,9 +57,7 @@ class Server:
         self.port = free_port()
         self.direct_port = free_port()
         self.config = os.path.join(self.dir, "parley.toml")
-        with open(self.config, "w") as f:
-            f.write(CONFIG.format(dir=self.dir, threads=threads, port=self.port, direct_port=self.direct_port,
-                                  modules="" if archive else NO_ARCHIVE))
+        write_config(self.config, self.dir, self.port, self.direct_port, threads, archive)
         self.process = None
 
     def start(self, timeout=30):
@@ -224,12 +204,24 @@ def standard(bench, server, parleyd, parleyctl, server_threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bench", required=True)
-    parser.add_argument("--parleyd", required=True)
-    parser.add_argument("--parleyctl", required=True)
+    parser.add_argument("--bench")
+    parser.add_argument("--parleyd")
+    parser.add_argument("--parleyctl")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--server-threads", type=int, default=0)
+    parser.add_argument("--write-config", metavar="DIR",
+                        help="only write DIR/parley.toml (data in DIR/var) on free ports and print "
+                             "'PORT DIRECT_PORT' (bench/compare.sh)")
+    parser.add_argument("--archive", choices=("on", "off"), default="on", help="with --write-config")
     args = parser.parse_args()
+    if args.write_config:
+        port, direct_port = free_port(), free_port()
+        write_config(os.path.join(args.write_config, "parley.toml"), args.write_config, port, direct_port,
+                     args.server_threads, args.archive == "on")
+        print(port, direct_port)
+        return 0
+    if not (args.bench and args.parleyd and args.parleyctl):
+        parser.error("--bench, --parleyd and --parleyctl are needed to run (or --write-config DIR)")
     server = Server(args.parleyd, args.parleyctl, args.server_threads).start()
     try:
         if args.smoke:

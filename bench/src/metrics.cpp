@@ -2,12 +2,19 @@
 
 #include "parley/base/json.h"
 
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bit>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace parley::bench {
 
@@ -158,6 +165,10 @@ std::uint64_t residentBytes(int pid) {
     return pid > 0 ? kibField("/proc/" + std::to_string(pid) + "/status", "VmRSS") : 0;
 }
 
+std::uint64_t anonymousResidentBytes(int pid) {
+    return pid > 0 ? kibField("/proc/" + std::to_string(pid) + "/status", "RssAnon") : 0;
+}
+
 std::uint64_t ownResidentBytes() {
     return residentBytes(static_cast<int>(::getpid()));
 }
@@ -204,6 +215,84 @@ std::uint64_t tcpSocketMemoryBytes() {
         return pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     }
     return 0;
+}
+
+namespace {
+
+// Sums SK_MEMINFO of the dumped sockets with local port `port` into `total`; false at the end of the dump
+// or on an error (`failed`).
+bool addSocketMemory(const char* data, std::size_t size, std::uint16_t port, SocketMemory& total,
+                     bool& failed) {
+    int left = static_cast<int>(size);
+    for (auto* header = reinterpret_cast<const nlmsghdr*>(data); NLMSG_OK(header, left);
+         header = NLMSG_NEXT(header, left)) {
+        if (header->nlmsg_type == NLMSG_DONE) {
+            return false;
+        }
+        if (header->nlmsg_type == NLMSG_ERROR) {
+            failed = true;
+            return false;
+        }
+        const auto* message = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
+        if (ntohs(message->id.idiag_sport) != port) {
+            continue;
+        }
+        int attributesLeft = static_cast<int>(header->nlmsg_len - NLMSG_LENGTH(sizeof(*message)));
+        for (auto* attribute = reinterpret_cast<const rtattr*>(message + 1);
+             RTA_OK(attribute, attributesLeft); attribute = RTA_NEXT(attribute, attributesLeft)) {
+            if (attribute->rta_type != INET_DIAG_SKMEMINFO ||
+                RTA_PAYLOAD(attribute) < sizeof(std::uint32_t) * SK_MEMINFO_VARS) {
+                continue;
+            }
+            const auto* memory = static_cast<const std::uint32_t*>(RTA_DATA(attribute));
+            total.sockets += 1;
+            total.bytes += std::uint64_t{memory[SK_MEMINFO_RMEM_ALLOC]} + memory[SK_MEMINFO_WMEM_QUEUED] +
+                           memory[SK_MEMINFO_FWD_ALLOC] + memory[SK_MEMINFO_OPTMEM];
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<SocketMemory> tcpSocketMemoryOnPort(std::uint16_t port) {
+    const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0) {
+        return std::nullopt;
+    }
+    struct {
+        nlmsghdr header;
+        inet_diag_req_v2 body;
+    } request{};
+    request.header.nlmsg_len = sizeof(request);
+    request.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    request.body.sdiag_family = AF_INET;
+    request.body.sdiag_protocol = IPPROTO_TCP;
+    constexpr unsigned tcpListen = 10;  // TCP_LISTEN in the kernel's state numbering
+    request.body.idiag_states = 0xfffU & ~(1U << tcpListen);
+    request.body.idiag_ext = 1U << (INET_DIAG_SKMEMINFO - 1);
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    SocketMemory total;
+    bool failed = ::sendto(fd, &request, sizeof(request), 0, reinterpret_cast<const sockaddr*>(&kernel),
+                           sizeof(kernel)) != static_cast<ssize_t>(sizeof(request));
+    std::vector<char> buffer(64 * 1024);
+    while (!failed) {
+        const ssize_t got = ::recv(fd, buffer.data(), buffer.size(), 0);
+        if (got <= 0) {
+            failed = true;
+            break;
+        }
+        if (!addSocketMemory(buffer.data(), static_cast<std::size_t>(got), port, total, failed)) {
+            break;
+        }
+    }
+    ::close(fd);
+    if (failed) {
+        return std::nullopt;
+    }
+    return total;
 }
 
 }  // namespace parley::bench

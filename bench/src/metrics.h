@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,9 +78,22 @@ class JsonLine {
 
 // /proc readers; each returns 0 when the value cannot be read (no such process, not Linux).
 std::uint64_t residentBytes(int pid);  // VmRSS of /proc/PID/status
+// RssAnon of /proc/PID/status: the process's private heap and stacks, without the pages of its binary and
+// libraries that it happens to touch (those are shared and do not grow with sessions).
+std::uint64_t anonymousResidentBytes(int pid);
 double cpuSeconds(int pid);            // utime + stime of /proc/PID/stat
 std::uint64_t tcpSocketMemoryBytes();  // "TCP: ... mem N" of /proc/net/sockstat (pages -> bytes)
 std::uint64_t ownResidentBytes();      // this process
 std::uint64_t kernelSlabBytes();       // "Slab:" of /proc/meminfo (socket objects live there)
+
+// The kernel memory charged to the TCP sockets whose local port is `port` (the server's side of the
+// connections to a listener, not the generator's), from sock_diag (SK_MEMINFO: receive queue, send
+// queue, forward allocation, options). Unlike /proc/net/sockstat it is not machine-wide, so other
+// processes do not add noise. Empty when the kernel does not answer (no NETLINK_SOCK_DIAG).
+struct SocketMemory {
+    std::uint64_t sockets = 0;
+    std::uint64_t bytes = 0;
+};
+std::optional<SocketMemory> tcpSocketMemoryOnPort(std::uint16_t port);
 
 }  // namespace parley::bench

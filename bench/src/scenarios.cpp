@@ -441,9 +441,9 @@ asio::awaitable<void> idleRamp(Run* run, Loop* loop, std::vector<std::uint64_t> 
 void runIdle(Run& run, Group& readers) {
     const Options& o = run.o;
     static PerClientHandler ignore = [](Client&, const xml::Element&) {};
-    // Baseline before the first connection: the server's RSS and the kernel's TCP buffer memory.
-    const std::uint64_t rss0 = residentBytes(o.serverPid);
-    const std::uint64_t tcp0 = tcpSocketMemoryBytes();
+    // Baseline before the first connection: the server's private memory and the machine's slab (the
+    // server's socket memory needs no baseline: it is counted on the server's sockets only).
+    const std::uint64_t rss0 = anonymousResidentBytes(o.serverPid);
     const std::uint64_t slab0 = kernelSlabBytes();
     const std::uint64_t bench0 = ownResidentBytes();
     run.clients.resize(o.sessions + 1);
@@ -477,8 +477,8 @@ void runIdle(Run& run, Group& readers) {
     run.rt.setPhase("hold");
     run.rt.sleep(o.hold);
     const Totals t = run.rt.totals();
-    const std::uint64_t rss1 = residentBytes(o.serverPid);
-    const std::uint64_t tcp1 = tcpSocketMemoryBytes();
+    const std::uint64_t rss1 = anonymousResidentBytes(o.serverPid);
+    const std::optional<SocketMemory> sockets = tcpSocketMemoryOnPort(o.port);
     const std::uint64_t slab1 = kernelSlabBytes();
     const std::uint64_t bench1 = ownResidentBytes();
     const double n = static_cast<double>(std::max<std::uint64_t>(t.sessions, 1));
@@ -490,14 +490,21 @@ void runIdle(Run& run, Group& readers) {
         .add("logins_per_s", static_cast<double>(t.logins) / rampSeconds);
     addLatency(run.json, t.loginLatency, "login_");
     if (o.serverPid > 0) {
-        run.json.add("server_rss_baseline_bytes", rss0)
-            .add("server_rss_bytes", rss1)
+        // User space: the growth of the server's private resident memory (RssAnon) with the sessions held.
+        run.json.add("server_rss_anon_baseline_bytes", rss0)
+            .add("server_rss_anon_bytes", rss1)
+            .add("server_rss_bytes", residentBytes(o.serverPid))
             .add("rss_per_session_bytes", (static_cast<double>(rss1) - static_cast<double>(rss0)) / n);
     }
-    run.json.add("tcp_mem_bytes", tcp1)
-        .add("sockmem_per_session_bytes", (static_cast<double>(tcp1) - static_cast<double>(tcp0)) / n)
-        // Socket, inode and epoll objects of both ends; machine-wide, so other activity adds noise.
-        .add("slab_per_session_bytes", (static_cast<double>(slab1) - static_cast<double>(slab0)) / n)
+    if (sockets) {
+        run.json.add("server_sockets", sockets->sockets)
+            .add("sockmem_per_session_bytes", static_cast<double>(sockets->bytes) / n);
+    } else {
+        // Rather no figure than a wrong one: /proc/net/sockstat is machine-wide (it went negative).
+        run.json.add("sockmem_unavailable", "the kernel did not answer a NETLINK_SOCK_DIAG dump");
+    }
+    // Socket, inode and epoll objects of both ends; machine-wide, so other activity adds noise.
+    run.json.add("slab_per_session_bytes", (static_cast<double>(slab1) - static_cast<double>(slab0)) / n)
         .add("bench_rss_per_session_bytes", (static_cast<double>(bench1) - static_cast<double>(bench0)) / n);
 }
 

@@ -1,5 +1,12 @@
-// The generator's own logic: histogram buckets and percentiles, the JSON line, the command line.
+// The generator's own logic: histogram buckets and percentiles, the JSON line, the command line, and the
+// server-side socket memory reader.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
 
 #include "metrics.h"
 #include "options.h"
@@ -65,6 +72,42 @@ TEST(Options, ScenariosSayWhatTheyNeed) {
     EXPECT_NE(odd.error().message.find("K even"), std::string::npos);
     EXPECT_FALSE(parse({"chat", "--users", "10", "--rate", "fast"}));
     EXPECT_FALSE(parse({"dance"}));
+}
+
+// The socket memory figure counts the sockets on the given local port, and what the kernel holds for them:
+// data a "server" has not read yet sits in its receive queue. The client's side (another local port) and
+// the listener are not counted.
+TEST(SocketMemory, CountsTheServerSideSocketsOfAPortAndTheirQueuedData) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    socklen_t length = sizeof(address);
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    ASSERT_EQ(::listen(listener, 4), 0);
+    const std::uint16_t port = ntohs(address.sin_port);
+
+    const auto idle = tcpSocketMemoryOnPort(port);
+    ASSERT_TRUE(idle.has_value()) << "no NETLINK_SOCK_DIAG answer";
+    EXPECT_EQ(idle->sockets, 0u);  // the listener is not a session
+
+    const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    const int server = ::accept(listener, nullptr, nullptr);
+    ASSERT_GE(server, 0);
+    const std::string data(20000, 'x');
+    ASSERT_EQ(::send(client, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+
+    // Loopback delivers at send(); the bytes wait in the server socket's receive queue until read.
+    const auto loaded = tcpSocketMemoryOnPort(port);
+    ASSERT_TRUE(loaded.has_value());
+    EXPECT_EQ(loaded->sockets, 1u);
+    EXPECT_GE(loaded->bytes, data.size());
+    ::close(server);
+    ::close(client);
+    ::close(listener);
 }
 
 }  // namespace
