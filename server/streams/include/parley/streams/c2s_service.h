@@ -73,6 +73,8 @@ class C2sService {
     void shutdown(xmpp::StreamError error);
     // Client connections alive now (negotiating or bound).
     std::size_t liveConnections() const noexcept { return live_->load(); }
+    // PLAIN passwords already verified (plain_login_cache).
+    const sasl::VerifiedPasswordCache& plainLoginCache() const noexcept { return *plainCache_; }
     // Runs the timeout check of every session now, on each session's loop (tests advance a FakeClock).
     void sweepTimeoutsForTest();
 
