@@ -524,7 +524,7 @@ class Loader {
             !readBool(root, "", "allow_plain_without_tls", config_.allowPlainWithoutTls) ||
             !readBool(root, "", "strict_channel_binding", config_.strictChannelBinding) ||
             !readInteger(root, "", "plain_login_cache", 0, 10'000'000, config_.plainLoginCache,
-                         "each entry costs about 200 bytes; 0 turns the cache off")) {
+                         "each entry costs about 400 bytes; 0 turns the cache off")) {
             return false;
         }
         return readHosts(root) && readListeners(root) && readStorage(root) && readLimits(root) &&
