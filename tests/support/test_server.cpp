@@ -130,6 +130,14 @@ void TestServer::addContact(const std::string& user, const std::string& domain, 
     ASSERT_TRUE(result.has_value()) << "cannot add " << contact << " to " << user << "@" << domain;
 }
 
+void TestServer::setPassword(const std::string& user, const std::string& domain,
+                             const std::string& password) {
+    auto credentials = sasl::deriveAllScramCredentials(password, server_->core().config().scramIterations);
+    auto result =
+        runSync(server_->core().storage().accounts().setCredentials(domain, user, std::move(credentials)));
+    ASSERT_TRUE(result.has_value()) << "cannot change the password of " << user << "@" << domain;
+}
+
 bool TestServer::accountExists(const std::string& user, const std::string& domain) {
     auto result = runSync(server_->core().storage().accounts().findAccount(domain, user));
     return result.has_value() && result->has_value();

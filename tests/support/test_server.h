@@ -35,6 +35,8 @@ class TestServer {
     // Creates an account in the server's storage (password stored as SCRAM keys only).
     void addAccount(const std::string& user, const std::string& domain, const std::string& password);
     bool accountExists(const std::string& user, const std::string& domain);
+    // Replaces the account's credentials with fresh ones for `password` (a password change).
+    void setPassword(const std::string& user, const std::string& domain, const std::string& password);
     // Puts a roster item straight into storage: `subscription` is none, to, from or both.
     void addContact(const std::string& user, const std::string& domain, const std::string& contact,
                     const std::string& subscription);

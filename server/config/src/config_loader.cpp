@@ -99,6 +99,7 @@ const std::vector<std::string> kRootKeys{"data_dir",
                                          "scram_iterations",
                                          "allow_plain_without_tls",
                                          "strict_channel_binding",
+                                         "plain_login_cache",
                                          "host",
                                          "listener",
                                          "storage",
@@ -521,7 +522,9 @@ class Loader {
             !readInteger(root, "", "scram_iterations", 4096, 10'000'000, config_.scramIterations,
                          "RFC 7677 asks for at least 4096, and each login costs this many hash rounds") ||
             !readBool(root, "", "allow_plain_without_tls", config_.allowPlainWithoutTls) ||
-            !readBool(root, "", "strict_channel_binding", config_.strictChannelBinding)) {
+            !readBool(root, "", "strict_channel_binding", config_.strictChannelBinding) ||
+            !readInteger(root, "", "plain_login_cache", 0, 10'000'000, config_.plainLoginCache,
+                         "each entry costs about 400 bytes; 0 turns the cache off")) {
             return false;
         }
         return readHosts(root) && readListeners(root) && readStorage(root) && readLimits(root) &&

@@ -149,7 +149,8 @@ C2sService::C2sService(ServerCore& core, const net::TlsServerContext* tls)
       tls_(tls),
       limits_(std::make_shared<ConnectionLimits>(
           core.config().limits.maxConnectionsPerIp, core.config().limits.maxPreauthConnectionsPerIp,
-          core.config().limits.maxAuthFailuresPerIp, core.config().limits.authFailureBan)) {
+          core.config().limits.maxAuthFailuresPerIp, core.config().limits.authFailureBan)),
+      plainCache_(std::make_shared<sasl::VerifiedPasswordCache>(core.config().plainLoginCache)) {
     for (std::size_t i = 0; i < core_.loops().size(); ++i) {
         asio::io_context& loop = core_.loops().loop(i);
         auto sessions = std::make_unique<LoopSessions>();
@@ -196,6 +197,7 @@ Result<net::tcp::endpoint, std::string> C2sService::listen(const ListenerConfig&
     listener->context->tls = tls_;
     listener->context->limits = limits_;
     listener->context->liveConnections = live_;
+    listener->context->plainCache = plainCache_;
     listeners_.push_back(listener);
     asio::co_spawn(
         core_.loops().loop(0), [this, listener] { return acceptLoop(listener); }, asio::detached);

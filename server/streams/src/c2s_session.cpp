@@ -829,7 +829,11 @@ void C2sSession::sendSaslFailure(std::string_view condition, std::string_view te
 asio::awaitable<void> C2sSession::handleAuth(const xml::Element& auth) {
     sasl::ServerOptions options;
     options.tls = tls_;
-    if (tls_) {
+    const std::string_view requested = auth.attr("mechanism");
+    // The binding data (a TLS exporter and a certificate hash, ~3 % of a TLS login's server CPU) matter
+    // only to a -PLUS exchange, and to the 'y'-flag check of strict mode; a plain SCRAM or PLAIN
+    // exchange is offered and runs the same without them.
+    if (tls_ && (requested.ends_with("-PLUS") || core_.config().strictChannelBinding)) {
         auto bindings = connection_.channelBindings();
         options.channelBindings.tlsExporter = std::move(bindings.tlsExporter);
         options.channelBindings.tlsServerEndPoint = std::move(bindings.tlsServerEndPoint);
@@ -929,6 +933,14 @@ asio::awaitable<void> C2sSession::driveSasl() {
                 co_return;
             }
             std::optional<sasl::ScramCredential> credential = std::move(*found);
+            // A password this credential has accepted before needs no PBKDF2 again (the cache is bound
+            // to the credential, so a changed password misses). Only the right password can hit.
+            sasl::VerifiedPasswordCache* cache = context_->plainCache.get();
+            const std::string account = check->username + "@" + host_;
+            if (credential && cache != nullptr && cache->contains(account, *credential, check->password)) {
+                pendingStep_ = mechanism_->providePasswordCheck(true);
+                continue;
+            }
             // PLAIN costs one PBKDF2; it runs off the network loop, and an unknown user costs the same
             // as a wrong password (RFC 6120 §13.11).
             const std::string password = check->password;
@@ -943,6 +955,8 @@ asio::awaitable<void> C2sSession::driveSasl() {
                 return false;
             };
             const bool ok = co_await offload(core_.cpuPool(), std::move(verify));
+            if (ok && credential && cache != nullptr)
+                cache->remember(account, *credential, password);
             pendingStep_ = mechanism_->providePasswordCheck(ok && credential.has_value());
             continue;
         }

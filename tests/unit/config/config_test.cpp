@@ -104,6 +104,7 @@ TEST(ConfigExamples, FullExampleLoads) {
     EXPECT_EQ(config.threads, 0u);
     EXPECT_EQ(config.scramIterations, 4096u);
     EXPECT_FALSE(config.allowPlainWithoutTls);
+    EXPECT_EQ(config.plainLoginCache, 10000u);
 
     ASSERT_EQ(config.hosts.size(), 2u);
     const HostConfig& org = config.hosts[0];
@@ -292,8 +293,10 @@ log_level = "debug"
 threads = 4
 scram_iterations = 10000
 allow_plain_without_tls = true
+plain_login_cache = 0
 )"));
     EXPECT_EQ(config.logLevel, LogLevel::Debug);
+    EXPECT_EQ(config.plainLoginCache, 0u);
     EXPECT_EQ(config.threads, 4u);
     EXPECT_EQ(config.scramIterations, 10000u);
     EXPECT_TRUE(config.allowPlainWithoutTls);
@@ -640,6 +643,8 @@ TEST(ConfigErrors, Ranges) {
     EXPECT_CONFIG_ERROR(withMinimal("threads = -1"), "threads", "must be between 0 and 256 (got -1)");
     EXPECT_CONFIG_ERROR(withMinimal("scram_iterations = 1000"), "scram_iterations",
                         "must be between 4096 and 10000000 (got 1000); RFC 7677");
+    EXPECT_CONFIG_ERROR(withMinimal("plain_login_cache = -1"), "plain_login_cache",
+                        "must be between 0 and 10000000 (got -1)");
     EXPECT_CONFIG_ERROR(withMinimal("[limits]\nmax_stanza_bytes = 9999"), "limits.max_stanza_bytes",
                         "must be at least 10000 bytes (got 9999)");
     EXPECT_CONFIG_ERROR(withMinimal("[limits]\nmax_stanza_bytes = \"8KiB\""), "limits.max_stanza_bytes",

@@ -983,6 +983,35 @@ TEST_F(C2sBattery, Row25_WrongPasswordsCloseTheStreamAfterTheConfiguredRetries) 
     EXPECT_EQ(plain[0], plain[1]);
 }
 
+TEST(C2sPlainLoginCache, RepeatLoginSkipsTheCheckUntilThePasswordChanges) {
+    // A PLAIN password the stored credential accepted is remembered (plain_login_cache), so the next
+    // login with it needs no PBKDF2; a password change makes the old password fail at once. Own server:
+    // the failed logins here must not count towards the shared server's per-address ban.
+    TestServer own;
+    own.addAccount("mercutio", "localhost", "queen mab");
+    const sasl::VerifiedPasswordCache& cache = own.server().c2s().plainLoginCache();
+    auto plainLogin = [&](const std::string& password) {
+        TestClient client(own.optionalTlsPort());
+        EXPECT_TRUE(client.openStream("localhost"));
+        EXPECT_TRUE(client.startTls("localhost"));
+        return client.authenticate("mercutio", password, "PLAIN");
+    };
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_EQ(plainLogin("queen mab"), "success");
+    EXPECT_EQ(cache.size(), 1u);
+    EXPECT_EQ(plainLogin("queen mab"), "success");  // from the cache
+    EXPECT_EQ(plainLogin("wrong"), "failure");
+    EXPECT_EQ(plainLogin("queen mab"), "success");  // a wrong guess left the entry alone
+    EXPECT_EQ(cache.size(), 1u);
+
+    own.setPassword("mercutio", "localhost", "a plague");
+    EXPECT_EQ(plainLogin("queen mab"), "failure");
+    EXPECT_EQ(cache.size(), 0u);  // the stale entry is gone
+    EXPECT_EQ(plainLogin("a plague"), "success");
+    EXPECT_EQ(cache.size(), 1u);
+    expectNoConnections(own);
+}
+
 // --- row 26: SASL abuse ----------------------------------------------------------------------------------
 
 std::string saslFailure(TestClient& client) {

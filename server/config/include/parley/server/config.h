@@ -115,6 +115,9 @@ struct ServerConfig {
     // tls-unique, which TLS 1.3 lacks.
     bool strictChannelBinding = false;
     std::uint32_t scramIterations = 4096;
+    // Accounts whose last good SASL PLAIN password is remembered (as keyed hashes) so that their next
+    // PLAIN login skips PBKDF2; 0 turns it off.
+    std::size_t plainLoginCache = 10000;
 
     /// The host whose domain is `domain` (compared without regard to ASCII case), or nullptr.
     const HostConfig* findHost(std::string_view domain) const;

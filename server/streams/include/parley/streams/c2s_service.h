@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "parley/net/connection.h"
+#include "parley/sasl/verified_password_cache.h"
 #include "parley/server/core.h"
 #include "parley/xmpp/errors.h"
 
@@ -72,6 +73,8 @@ class C2sService {
     void shutdown(xmpp::StreamError error);
     // Client connections alive now (negotiating or bound).
     std::size_t liveConnections() const noexcept { return live_->load(); }
+    // PLAIN passwords already verified (plain_login_cache).
+    const sasl::VerifiedPasswordCache& plainLoginCache() const noexcept { return *plainCache_; }
     // Runs the timeout check of every session now, on each session's loop (tests advance a FakeClock).
     void sweepTimeoutsForTest();
 
@@ -84,6 +87,7 @@ class C2sService {
     ServerCore& core_;
     const net::TlsServerContext* tls_;
     std::shared_ptr<ConnectionLimits> limits_;
+    std::shared_ptr<sasl::VerifiedPasswordCache> plainCache_;
     std::vector<std::shared_ptr<Listener>> listeners_;
     std::vector<std::unique_ptr<LoopSessions>> loopSessions_;  // indexed like core_.loops()
     std::shared_ptr<std::atomic<std::size_t>> live_ = std::make_shared<std::atomic<std::size_t>>(0);

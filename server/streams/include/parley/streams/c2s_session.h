@@ -19,6 +19,7 @@
 
 #include "parley/net/connection.h"
 #include "parley/sasl/mechanism.h"
+#include "parley/sasl/verified_password_cache.h"
 #include "parley/server/core.h"
 #include "parley/server/session.h"
 #include "parley/storage/storage.h"
@@ -38,6 +39,9 @@ struct C2sListenerContext {
     // Shared with the service: a session may outlive it during shutdown.
     std::shared_ptr<ConnectionLimits> limits;
     std::shared_ptr<std::atomic<std::size_t>> liveConnections;
+    // PLAIN passwords already checked against the stored credential (plain_login_cache), shared by
+    // all listeners.
+    std::shared_ptr<sasl::VerifiedPasswordCache> plainCache;
 };
 
 class C2sSession final : public Session {
