@@ -55,6 +55,11 @@ constexpr std::uint32_t kNone = 0xFFFFFFFF;
 // With more in-scope declarations than this inside one stanza, prefix lookups go through a hash
 // index instead of a backwards scan (a hostile stanza could otherwise make them quadratic).
 constexpr std::size_t kIndexThreshold = 32;
+// The most a thread's spare per-unit state keeps (Parser::Spares): bytes of a name, attributes or
+// declarations of one start tag, events of one read.
+constexpr std::size_t kSpareBytes = 1024;
+constexpr std::size_t kSpareItems = 32;
+constexpr std::size_t kSpareQueueEvents = 64;
 
 // Namespaces that almost every stream binds: kept once per process, so a binding to one of them
 // costs no allocation and the idle parser holds only a pointer.
@@ -264,6 +269,10 @@ class Parser {
                 spill_.pop_back();
             }
         }
+        void clear() noexcept {
+            spill_.clear();
+            size_ = 0;
+        }
 
       private:
         Frame& at(std::size_t i) noexcept {
@@ -288,6 +297,27 @@ class Parser {
         std::string tok;               // name being read, or XML declaration text
         std::vector<Attribute> attrs;  // attributes of the start tag being read (qualified names)
     };
+
+    // An idle parser holds no per-unit state and no event storage, but allocating both afresh for
+    // every stanza costs several heap calls per stanza on the chat hot path. The thread that frees
+    // them keeps one set as a spare, which the next unit started on that thread (any parser) takes.
+    struct Spares {
+        std::unique_ptr<Work> work;
+        std::vector<StreamEvent> queue;
+    };
+    static Spares& spares() noexcept {
+        thread_local Spares perThread;
+        return perThread;
+    }
+    void acquireWork();
+    void releaseWork() noexcept;
+    template <class Event>
+    void emit(Event&& event) {
+        if (queue_.capacity() == 0) {
+            queue_.swap(spares().queue);
+        }
+        queue_.emplace_back(std::forward<Event>(event));
+    }
 
     void step(const char*& p, const char* lim, const StreamLimits& limits);
     void fail(ParseError error, std::string detail);
@@ -344,9 +374,9 @@ void Parser::fail(ParseError error, std::string detail) {
         return;
     }
     mode_ = Mode::Done;
-    work_.reset();
+    releaseWork();
     std::vector<Binding>().swap(rootScope_);
-    queue_.emplace_back(StreamFailure{error, std::move(detail)});
+    emit(StreamFailure{error, std::move(detail)});
 }
 
 void Parser::failAt(ParseError error, const char* p, std::string_view what) {
@@ -383,10 +413,45 @@ std::optional<StreamEvent> Parser::pop() {
     }
     std::optional<StreamEvent> event(std::move(queue_[head_++]));
     if (head_ == queue_.size()) {
-        std::vector<StreamEvent>().swap(queue_);  // release the storage: an idle parser holds no buffer
+        // Release the storage (an idle parser holds no buffer), as this thread's spare if it has none.
+        queue_.clear();
+        std::vector<StreamEvent>& spare = spares().queue;
+        if (spare.capacity() == 0 && queue_.capacity() <= kSpareQueueEvents) {
+            spare.swap(queue_);
+        } else {
+            std::vector<StreamEvent>().swap(queue_);
+        }
         head_ = 0;
     }
     return event;
+}
+
+void Parser::acquireWork() {
+    Spares& spare = spares();
+    work_ = spare.work ? std::move(spare.work) : std::make_unique<Work>();
+}
+
+void Parser::releaseWork() noexcept {
+    if (!work_) {
+        return;
+    }
+    Work& w = *work_;
+    // Only storage of a usual size is kept; what a huge stanza grew is given back.
+    const bool keep = w.tok.capacity() <= kSpareBytes && w.attrs.capacity() <= kSpareItems &&
+                      w.bindings.capacity() <= kSpareItems;
+    Spares& spare = spares();
+    if (!keep || spare.work) {
+        work_.reset();
+        return;
+    }
+    w.root = Element();
+    w.current = nullptr;
+    w.frames.clear();
+    w.bindings.clear();
+    w.index.reset();
+    w.tok.clear();
+    w.attrs.clear();
+    spare.work = std::move(work_);
 }
 
 // --- Namespace scope -----------------------------------------------------------------------------
@@ -562,7 +627,7 @@ void Parser::step(const char*& p, const char* const lim, const StreamLimits& lim
                 }
                 ++p;
                 if (!work_) {
-                    work_ = std::make_unique<Work>();
+                    acquireWork();
                 }
                 lx_ = Lx::Lt;
                 if (mode_ == Mode::Between) {
@@ -1141,7 +1206,7 @@ void Parser::finishXmlDecl() {
         return;
     }
     hadXmlDecl_ = true;
-    work_.reset();
+    releaseWork();
 }
 
 void Parser::finishStartTag(bool empty, const StreamLimits& limits) {
@@ -1280,11 +1345,11 @@ void Parser::finishStartTag(bool empty, const StreamLimits& limits) {
         compactAttributes();
         open.attributes = std::move(attrs);
         open.hadXmlDeclaration = hadXmlDecl_;
-        queue_.emplace_back(std::move(open));
-        work_.reset();
+        emit(std::move(open));
+        releaseWork();
         lx_ = Lx::Misc;
         if (empty) {
-            queue_.emplace_back(StreamClose{});
+            emit(StreamClose{});
             mode_ = Mode::Done;
             std::vector<Binding>().swap(rootScope_);
         } else {
@@ -1365,9 +1430,9 @@ void Parser::finishEndTag() {
                  "end tag </" + w.tok + "> does not match the stream header <" + rootQName_ + ">");
             return;
         }
-        queue_.emplace_back(StreamClose{});
+        emit(StreamClose{});
         mode_ = Mode::Done;
-        work_.reset();
+        releaseWork();
         std::vector<Binding>().swap(rootScope_);
         return;
     }
@@ -1403,8 +1468,8 @@ void Parser::closeElement() {
 }
 
 void Parser::completeUnit() {
-    queue_.emplace_back(std::move(work_->root));
-    work_.reset();
+    emit(std::move(work_->root));
+    releaseWork();
     lx_ = Lx::Misc;
     mode_ = documentMode_ ? Mode::Epilog : Mode::Between;
 }

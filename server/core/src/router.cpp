@@ -234,14 +234,14 @@ asio::awaitable<void> Router::deliverMessageToBare(RoutedStanza& routed, const J
     // RFC 6121 §8.5.2.1: only available resources with non-negative priority receive messages sent to
     // the bare JID; `normal` and `error` go to the highest priority, `chat` and `headline` to all of
     // them. Errors are never bounced (§8.3.1).
-    std::vector<SessionPtr> candidates;
+    // Filtered in place: the registry's snapshot is the only vector allocated.
+    std::vector<SessionPtr> candidates = core_.sessions().resourcesOf(bare);
+    std::erase_if(candidates, [](const SessionPtr& session) {
+        return !session->isAvailable() || session->priority() < 0;
+    });
     int best = -1;
-    for (SessionPtr& session : core_.sessions().resourcesOf(bare)) {
-        if (!session->isAvailable() || session->priority() < 0)
-            continue;
+    for (const SessionPtr& session : candidates)
         best = std::max(best, session->priority());
-        candidates.push_back(std::move(session));
-    }
     if (candidates.empty()) {
         // §8.5.2.2: nobody online (or no such account; the answer is the same, §10.5.3.1 and §13.11).
         // Offline storage (XEP-0160) claims what it keeps through the Undeliverable hook.

@@ -53,7 +53,8 @@ struct BlockingSessionData final : SessionData {
 
 class BlockListCache {
   public:
-    BlockListPtr find(const std::string& account) {
+    // By the account's bare JID as a view: the routing of each stanza looks up without allocating.
+    BlockListPtr find(std::string_view account) {
         Shard& shard = shardOf(account);
         std::lock_guard lock(shard.mutex);
         auto it = shard.lists.find(account);
@@ -87,14 +88,18 @@ class BlockListCache {
 
   private:
     static constexpr std::size_t kShards = 32;
+    struct ViewHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const noexcept {
+            return std::hash<std::string_view>{}(text);
+        }
+    };
     struct Shard {
         std::mutex mutex;
-        std::unordered_map<std::string, BlockListPtr> lists;
+        std::unordered_map<std::string, BlockListPtr, ViewHash, std::equal_to<>> lists;
         std::uint64_t generation = 0;
     };
-    Shard& shardOf(const std::string& account) {
-        return shards_[std::hash<std::string>{}(account) % kShards];
-    }
+    Shard& shardOf(std::string_view account) { return shards_[ViewHash{}(account) % kShards]; }
     std::array<Shard, kShards> shards_;
 };
 
@@ -209,22 +214,28 @@ class BlockingModule final : public Module {
         // The account's own resources and its own server are never blocked.
         if (from.bareView() == to.bareView() || from.str() == to.domain())
             co_return HookVerdict::Continue;
-        const Jid account = to.bare();
-        if (stanza->isPresence() && (stanza->type().empty() || stanza->type() == "unavailable") &&
-            context_->sessionsOf(account).empty()) {
-            // Presence for an account without sessions is dropped by the router anyway (RFC 6121
-            // §8.5.1): the broadcasts of contacts to their offline subscribers cost no storage read.
-            co_return HookVerdict::Continue;
-        }
-        auto list = co_await listOf(account);
+        // The list of an account with sessions is cached: looked up without building its bare JID.
+        BlockListPtr list = cache_.find(to.bareView());
         if (!list) {
-            if (isAnswerable(*stanza)) {
-                bounce(*stanza, StanzaError(StanzaErrorCondition::InternalServerError,
-                                            "The recipient's settings could not be read; try again later"));
+            const Jid account = to.bare();
+            if (stanza->isPresence() && (stanza->type().empty() || stanza->type() == "unavailable") &&
+                context_->sessionsOf(account).empty()) {
+                // Presence for an account without sessions is dropped by the router anyway (RFC 6121
+                // §8.5.1): the broadcasts of contacts to their offline subscribers cost no storage read.
+                co_return HookVerdict::Continue;
             }
-            co_return HookVerdict::Handled;
+            auto loaded = co_await listOf(account);
+            if (!loaded) {
+                if (isAnswerable(*stanza)) {
+                    bounce(*stanza,
+                           StanzaError(StanzaErrorCondition::InternalServerError,
+                                       "The recipient's settings could not be read; try again later"));
+                }
+                co_return HookVerdict::Handled;
+            }
+            list = std::move(*loaded);
         }
-        if (!isBlockedBy(**list, from))
+        if (!isBlockedBy(*list, from))
             co_return HookVerdict::Continue;
         // §3.3: the user appears offline to the contact: service-unavailable for messages and iq
         // requests, silence for presence (notifications, subscriptions, probes) and iq answers.
@@ -245,18 +256,22 @@ class BlockingModule final : public Module {
             // contact, which is what it should see) and the unavailable presence sent when blocking.
             co_return HookVerdict::Continue;
         }
-        auto list = co_await listOf(from.bare());
+        BlockListPtr list = cache_.find(from.bareView());
         if (!list) {
-            if (session && isAnswerable(*stanza)) {
-                if (auto reply = xmpp::makeErrorReply(
-                        *stanza, StanzaError(StanzaErrorCondition::InternalServerError,
-                                             "Your block list could not be read; try again later"))) {
-                    session->deliver(std::make_shared<const xmpp::Stanza>(std::move(*reply)));
+            auto loaded = co_await listOf(from.bare());
+            if (!loaded) {
+                if (session && isAnswerable(*stanza)) {
+                    if (auto reply = xmpp::makeErrorReply(
+                            *stanza, StanzaError(StanzaErrorCondition::InternalServerError,
+                                                 "Your block list could not be read; try again later"))) {
+                        session->deliver(std::make_shared<const xmpp::Stanza>(std::move(*reply)));
+                    }
                 }
+                co_return HookVerdict::Handled;
             }
-            co_return HookVerdict::Handled;
+            list = std::move(*loaded);
         }
-        if (!isBlockedBy(**list, to))
+        if (!isBlockedBy(*list, to))
             co_return HookVerdict::Continue;
         // §3.3: not routed. The client is told why (not-acceptable with <blocked/>, of type cancel as in
         // the XEP's example: resending will not help), directly: routed from the blocked address, the

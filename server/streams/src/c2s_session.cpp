@@ -31,6 +31,8 @@ const Logger& c2sLog() {
 
 // Bytes read per wake-up before other sessions on the loop get a turn.
 constexpr std::size_t kReadBudget = 256 * 1024;
+// The most stanza pointers a session keeps allocated between output batches (C2sSession::batch_).
+constexpr std::size_t kKeptBatchCapacity = 4;
 
 // One read buffer per event-loop thread: an idle session holds none (docs/ARCHITECTURE.md "Memory").
 std::span<char> threadReadBuffer() {
@@ -328,12 +330,16 @@ bool C2sSession::filterOut(const xmpp::StanzaPtr& stanza, std::optional<int> bel
 void C2sSession::writeQueued() {
     // In batches: what a filter causes to be queued meanwhile is written after the batch, in order.
     while (!queue_.empty()) {
-        std::vector<xmpp::StanzaPtr> batch = std::move(queue_);
-        queue_.clear();
+        // The two vectors trade places, so that neither is allocated again for the next batch.
+        std::vector<xmpp::StanzaPtr> batch = std::move(batch_);
+        batch.swap(queue_);
         for (const xmpp::StanzaPtr& stanza : batch) {
             if (filterOut(stanza))
                 stanza->serializeTo(out_, "jabber:client");
         }
+        batch.clear();
+        if (batch.capacity() <= kKeptBatchCapacity)
+            batch_ = std::move(batch);  // a burst's storage is not kept by an idle session
     }
 }
 

@@ -153,6 +153,7 @@ class C2sSession final : public Session {
     std::unique_ptr<sasl::ServerMechanism> mechanism_;
     sasl::Step pendingStep_;
     std::vector<xmpp::StanzaPtr> queue_;  // stanzas waiting to be serialized
+    std::vector<xmpp::StanzaPtr> batch_;  // writeQueued's storage, kept between batches (no allocation)
     std::string out_;                     // serialized bytes not yet written
     std::uint64_t bytesWritten_ = 0;      // since the stream started (for whenWritten)
     // whenWritten callbacks, each with the byte count (bytesWritten_ + pending) it waits for, in order.
