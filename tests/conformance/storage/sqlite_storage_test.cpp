@@ -27,8 +27,8 @@ namespace {
 // Reads the database behind the backend's back, with the sqlite3 C API.
 class RawDatabase {
   public:
-    explicit RawDatabase(const std::filesystem::path& file) {
-        if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    explicit RawDatabase(const std::filesystem::path& file, int flags = SQLITE_OPEN_READWRITE) {
+        if (sqlite3_open_v2(file.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
             throw std::runtime_error("cannot open " + file.string() + " for the test");
         }
     }
@@ -125,7 +125,8 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
               (std::vector<std::vector<std::string>>{{"account_tombstones"},
                                                      {"accounts"},
                                                      {"archive"},
-                                                     {"archive_counts"},
+                                                     {"archive_owners"},
+                                                     {"archive_state"},
                                                      {"archive_text"},  // FTS5 and its shadow tables
                                                      {"archive_text_config"},
                                                      {"archive_text_data"},
@@ -142,6 +143,75 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
                                                      {"schema_migrations"},
                                                      {"scram_credentials"},
                                                      {"sqlite_sequence"}}));  // AUTOINCREMENT's counters
+}
+
+// Migration 0012 (integer archive owners, batched full-text index) keeps every archived message of a
+// database at 0011: its id, order, stamps, counts and full-text search, and new messages come after.
+TEST_F(SqliteStorageTest, ArchivesOfAnOlderSchemaAreKeptAndStayQueryable) {
+    {
+        RawDatabase raw(file_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        raw.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "
+            "INTEGER NOT NULL)");
+        for (const auto& migration : sqliteMigrations()) {
+            if (migration.version > 11)
+                break;
+            raw.execute("BEGIN; " + std::string(migration.sql) + "; INSERT INTO schema_migrations VALUES (" +
+                        std::to_string(migration.version) + ", '" + std::string(migration.name) +
+                        "', 1); COMMIT");
+        }
+        raw.execute(
+            "INSERT INTO archive (host, username, id, stamp, with_bare, with_resource, xml, body) VALUES "
+            "('example.org', 'juliet', 'old-1', 1000, 'romeo@example.org', 'r', '<message/>', 'wherefore art "
+            "thou'), "
+            "('example.org', 'romeo', 'old-2', 2000, 'juliet@example.org', '', '<message/>', 'orchard "
+            "walls'), "
+            "('example.org', 'juliet', 'old-3', 3000, 'nurse@example.org', '', '<message/>', 'the orchard')");
+    }
+    auto storage = open();
+    ArchiveQuery all{.max = 10};
+    auto juliet = run(storage->archive().query("example.org", "juliet", all));
+    ASSERT_TRUE(juliet);
+    ASSERT_EQ(juliet->messages.size(), 2u);
+    EXPECT_EQ(juliet->count, 2u);
+    EXPECT_EQ(juliet->messages[0].id, "old-1");
+    EXPECT_EQ(juliet->messages[0].stamp, 1000);
+    EXPECT_EQ(juliet->messages[0].withResource, "r");
+    EXPECT_EQ(juliet->messages[1].id, "old-3");
+    ArchiveQuery text{.max = 10};
+    text.text = "orchard";
+    auto found = run(storage->archive().query("example.org", "juliet", text));
+    ASSERT_TRUE(found);
+    ASSERT_EQ(found->messages.size(), 1u);  // romeo's orchard is in romeo's archive only
+    EXPECT_EQ(found->messages[0].id, "old-3");
+    ArchiveQuery after{.max = 10};
+    after.after = "old-1";
+    auto next = run(storage->archive().query("example.org", "juliet", after));
+    ASSERT_TRUE(next);
+    ASSERT_EQ(next->messages.size(), 1u);
+    EXPECT_EQ(next->messages[0].id, "old-3");
+    EXPECT_EQ(next->firstIndex, 1u);
+    // A taken id is still taken; a new message comes after the old ones.
+    ArchivedMessage fresh{.id = "old-3", .stamp = 4000, .with = "romeo@example.org", .xml = "<message/>"};
+    auto taken = run(storage->archive().append("example.org", "juliet", fresh, 0));
+    ASSERT_FALSE(taken);
+    EXPECT_EQ(taken.error(), StorageError::AlreadyExists);
+    fresh.id = "new-1";
+    ASSERT_TRUE(run(storage->archive().append("example.org", "juliet", fresh, 0)));
+    auto romeo = run(storage->archive().query("example.org", "romeo", all));
+    ASSERT_TRUE(romeo);
+    ASSERT_EQ(romeo->messages.size(), 1u);
+    EXPECT_EQ(romeo->messages[0].id, "old-2");
+    ArchiveQuery last{.max = 1};
+    last.before = "";
+    auto newest = run(storage->archive().query("example.org", "juliet", last));
+    ASSERT_TRUE(newest);
+    ASSERT_EQ(newest->messages.size(), 1u);
+    EXPECT_EQ(newest->messages[0].id, "new-1");
+    EXPECT_EQ(newest->count, 3u);
+    storage->close();
+    EXPECT_EQ(RawDatabase(file_).rows("SELECT count(*) FROM archive_owners"),
+              (std::vector<std::vector<std::string>>{{"2"}}));
 }
 
 TEST_F(SqliteStorageTest, ReopeningAppliesNothing) {

@@ -153,6 +153,9 @@ class SqliteArchiveStore final : public ArchiveStore {
   private:
     // On the worker: the result of the append `ticket`, committing the queued group first if needed.
     Result<void, StorageError> commitQueued(std::uint64_t ticket);
+    // On the worker, after a group's commit: indexes a batch of messages for full-text search when
+    // enough are waiting (archive_state.indexed).
+    void indexTextInBackground();
 
     WorkerThread& worker_;
     SqliteDatabase& db_;
@@ -161,6 +164,8 @@ class SqliteArchiveStore final : public ArchiveStore {
     std::vector<PendingAppend> queued_;
     std::map<std::uint64_t, Result<void, StorageError>> results_;  // worker only: committed, not yet taken
     std::atomic<std::uint64_t> commits_{0};
+    std::int64_t indexedUpTo_ = 0;  // worker only: archive_state.indexed as last seen (a lower bound)
+    std::int64_t newestSeq_ = 0;    // worker only: the seq of the last message appended
 };
 
 class SqliteStorage final : public Storage {
