@@ -214,6 +214,50 @@ TEST_F(SqliteStorageTest, ArchivesOfAnOlderSchemaAreKeptAndStayQueryable) {
               (std::vector<std::vector<std::string>>{{"2"}}));
 }
 
+// Full-text indexing runs in batches behind archive_state.indexed: a removal of messages on either side
+// of the watermark keeps the index exact, and a search first indexes what is left.
+TEST_F(SqliteStorageTest, FullTextIndexBatchesStayExactAcrossRemovals) {
+    constexpr int kMessages = 9000;  // more than one background batch (8192)
+    auto storage = open();
+    int appended = 0;
+    for (int i = 0; i < kMessages; ++i) {
+        ArchivedMessage message{.id = "m" + std::to_string(i),
+                                .stamp = 1000 * static_cast<std::int64_t>(i + 1),
+                                .with = "romeo@example.org",
+                                .xml = "<message/>",
+                                .text = i % 2 == 0 ? "alpha" : "beta"};
+        asio::co_spawn(io_, storage->archive().append("example.org", "juliet", std::move(message), 0),
+                       [&appended](std::exception_ptr error, Result<void, StorageError> result) {
+                           if (!error && result)
+                               ++appended;
+                       });
+    }
+    io_.run();
+    ASSERT_EQ(appended, kMessages);
+    const auto indexed = std::stoll(RawDatabase(file_).rows("SELECT indexed FROM archive_state")[0][0]);
+    EXPECT_GE(indexed, 8192);  // a background batch ran, without any search
+    EXPECT_LT(indexed, kMessages);
+    // m0..m8499 go: indexed ones and, past the watermark, ones not indexed yet.
+    auto removed = run(storage->archive().removeOlderThan(1000 * 8501));
+    ASSERT_TRUE(removed);
+    EXPECT_EQ(*removed, 8500u);
+    ArchiveQuery search{.max = 1000};
+    search.text = "alpha";
+    auto found = run(storage->archive().query("example.org", "juliet", search));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->count, 250u);
+    ASSERT_FALSE(found->messages.empty());
+    EXPECT_EQ(found->messages.front().id, "m8500");
+    storage->close();
+    RawDatabase raw(file_);
+    EXPECT_EQ(raw.rows("SELECT indexed = (SELECT max(seq) FROM archive) FROM archive_state"),
+              (std::vector<std::vector<std::string>>{{"1"}}));
+    // The index holds no entry of a removed message.
+    EXPECT_EQ(raw.rows("SELECT count(*) FROM archive_text WHERE archive_text MATCH 'alpha'"),
+              (std::vector<std::vector<std::string>>{{"250"}}));
+    raw.execute("INSERT INTO archive_text (archive_text) VALUES ('integrity-check')");
+}
+
 TEST_F(SqliteStorageTest, ReopeningAppliesNothing) {
     open()->close();
     const std::string query = "SELECT version, name, applied_at FROM schema_migrations ORDER BY version";
