@@ -10,6 +10,8 @@
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -169,28 +171,31 @@ TEST_F(SqliteStorageTest, ArchivesOfAnOlderSchemaAreKeptAndStayQueryable) {
             "('example.org', 'juliet', 'old-3', 3000, 'nurse@example.org', '', '<message/>', 'the orchard')");
     }
     auto storage = open();
-    ArchiveQuery all{.max = 10};
-    auto juliet = run(storage->archive().query("example.org", "juliet", all));
-    ASSERT_TRUE(juliet);
-    ASSERT_EQ(juliet->messages.size(), 2u);
-    EXPECT_EQ(juliet->count, 2u);
-    EXPECT_EQ(juliet->messages[0].id, "old-1");
-    EXPECT_EQ(juliet->messages[0].stamp, 1000);
-    EXPECT_EQ(juliet->messages[0].withResource, "r");
-    EXPECT_EQ(juliet->messages[1].id, "old-3");
-    ArchiveQuery text{.max = 10};
-    text.text = "orchard";
-    auto found = run(storage->archive().query("example.org", "juliet", text));
-    ASSERT_TRUE(found);
-    ASSERT_EQ(found->messages.size(), 1u);  // romeo's orchard is in romeo's archive only
-    EXPECT_EQ(found->messages[0].id, "old-3");
-    ArchiveQuery after{.max = 10};
-    after.after = "old-1";
-    auto next = run(storage->archive().query("example.org", "juliet", after));
-    ASSERT_TRUE(next);
-    ASSERT_EQ(next->messages.size(), 1u);
-    EXPECT_EQ(next->messages[0].id, "old-3");
-    EXPECT_EQ(next->firstIndex, 1u);
+    auto page = [&](const std::string& user, ArchiveQuery query) {
+        auto found = run(storage->archive().query("example.org", user, std::move(query)));
+        EXPECT_TRUE(found);
+        return found ? *found : ArchivePage{};
+    };
+    auto ids = [&](const std::string& user, ArchiveQuery query) {
+        std::vector<std::string> result;
+        for (const auto& message : page(user, std::move(query)).messages)
+            result.push_back(message.id);
+        return result;
+    };
+    using Ids = std::vector<std::string>;
+    const auto juliet = page("juliet", {.max = 10});
+    ASSERT_EQ(juliet.messages.size(), 2u);
+    EXPECT_EQ(juliet.count, 2u);
+    EXPECT_EQ(juliet.messages[0].id, "old-1");
+    EXPECT_EQ(juliet.messages[0].stamp, 1000);
+    EXPECT_EQ(juliet.messages[0].withResource, "r");
+    EXPECT_EQ(juliet.messages[1].id, "old-3");
+    EXPECT_EQ(ids("juliet", {.text = "orchard", .max = 10}), Ids{"old-3"});  // romeo's is in his archive
+    EXPECT_EQ(ids("romeo", {.max = 10}), Ids{"old-2"});
+    const auto next = page("juliet", {.after = "old-1", .max = 10});
+    EXPECT_EQ(next.messages.size(), 1u);
+    EXPECT_EQ(next.firstIndex, 1u);
+    EXPECT_EQ(ids("juliet", {.start = 2000, .end = 3000, .max = 10}), Ids{"old-3"});
     // A taken id is still taken; a new message comes after the old ones.
     ArchivedMessage fresh{.id = "old-3", .stamp = 4000, .with = "romeo@example.org", .xml = "<message/>"};
     auto taken = run(storage->archive().append("example.org", "juliet", fresh, 0));
@@ -198,17 +203,10 @@ TEST_F(SqliteStorageTest, ArchivesOfAnOlderSchemaAreKeptAndStayQueryable) {
     EXPECT_EQ(taken.error(), StorageError::AlreadyExists);
     fresh.id = "new-1";
     ASSERT_TRUE(run(storage->archive().append("example.org", "juliet", fresh, 0)));
-    auto romeo = run(storage->archive().query("example.org", "romeo", all));
-    ASSERT_TRUE(romeo);
-    ASSERT_EQ(romeo->messages.size(), 1u);
-    EXPECT_EQ(romeo->messages[0].id, "old-2");
-    ArchiveQuery last{.max = 1};
-    last.before = "";
-    auto newest = run(storage->archive().query("example.org", "juliet", last));
-    ASSERT_TRUE(newest);
-    ASSERT_EQ(newest->messages.size(), 1u);
-    EXPECT_EQ(newest->messages[0].id, "new-1");
-    EXPECT_EQ(newest->count, 3u);
+    const auto newest = page("juliet", {.before = "", .max = 1});
+    EXPECT_EQ(newest.count, 3u);
+    ASSERT_EQ(newest.messages.size(), 1u);
+    EXPECT_EQ(newest.messages[0].id, "new-1");
     storage->close();
     EXPECT_EQ(RawDatabase(file_).rows("SELECT count(*) FROM archive_owners"),
               (std::vector<std::vector<std::string>>{{"2"}}));
@@ -256,6 +254,53 @@ TEST_F(SqliteStorageTest, FullTextIndexBatchesStayExactAcrossRemovals) {
     EXPECT_EQ(raw.rows("SELECT count(*) FROM archive_text WHERE archive_text MATCH 'alpha'"),
               (std::vector<std::vector<std::string>>{{"250"}}));
     raw.execute("INSERT INTO archive_text (archive_text) VALUES ('integrity-check')");
+}
+
+// Offline messages are group-committed like the archive's appends (docs/storage.md "Offline
+// messages"): pushes queued while the worker is busy share one transaction, each caller gets its own
+// id, and a push over the quota fails alone.
+TEST_F(SqliteStorageTest, OfflinePushesQueuedWhileTheWorkerIsBusyShareOneTransaction) {
+    auto storage = open();
+    auto& sqlite = dynamic_cast<SqliteStorage&>(*storage);
+    auto& offline = dynamic_cast<SqliteOfflineStore&>(storage->offline());
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    auto blocker =
+        asio::co_spawn(io_, sqlite.workerForTest().runOnWorker([released]() -> Result<void, StorageError> {
+            released.wait();
+            return {};
+        }),
+                       asio::use_future);
+    std::vector<std::uint64_t> ids;
+    int overQuota = 0;
+    for (int i = 0; i < 11; ++i) {
+        // romeo's quota is 10: the 11th push is over it.
+        asio::co_spawn(
+            io_, offline.push("example.org", "romeo", offlineMessage("<m" + std::to_string(i) + "/>"), 10),
+            [&](std::exception_ptr error, Result<std::uint64_t, StorageError> pushed) {
+                if (error)
+                    return;
+                if (pushed)
+                    ids.push_back(*pushed);
+                else if (pushed.error() == StorageError::QuotaExceeded)
+                    ++overQuota;
+            });
+    }
+    io_.poll();  // every push is queued, waiting for the worker
+    const auto before = offline.pushCommitsForTest();
+    release.set_value();
+    io_.restart();
+    io_.run();
+    blocker.get();
+    EXPECT_EQ(offline.pushCommitsForTest() - before, 1u);
+    EXPECT_EQ(ids.size(), 10u);
+    EXPECT_EQ(overQuota, 1);
+    EXPECT_EQ(std::set<std::uint64_t>(ids.begin(), ids.end()).size(), 10u);  // each its own id
+    auto listed = run(storage->offline().list("example.org", "romeo", 0));
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), 10u);
+    EXPECT_EQ(listed->front().xml, "<m0/>");  // in the order pushed
+    EXPECT_EQ(listed->back().xml, "<m9/>");
 }
 
 TEST_F(SqliteStorageTest, ReopeningAppliesNothing) {

@@ -461,30 +461,17 @@ Result<void, StorageError> deleteArchiveOf(SqliteDatabase& db, const std::string
 
 StoreResult<void> SqliteArchiveStore::append(std::string host, std::string username, ArchivedMessage message,
                                              std::size_t maxPerUser) {
-    std::uint64_t ticket = 0;
-    {
-        std::lock_guard lock(queueMutex_);
-        ticket = ++nextTicket_;
-        queued_.push_back(
-            PendingAppend{ticket, std::move(host), std::move(username), std::move(message), maxPerUser});
-    }
+    const std::uint64_t ticket =
+        appends_.enqueue(PendingAppend{std::move(host), std::move(username), std::move(message), maxPerUser});
     // The job runs after every message queued before it, so its own is committed by it or by an
     // earlier job of the same group.
-    return worker_.runOnWorker([this, ticket] { return commitQueued(ticket); });
+    return worker_.runOnWorker(
+        [this, ticket] { return appends_.take(ticket, [this](auto& group) { return commitGroup(group); }); });
 }
 
-Result<void, StorageError> SqliteArchiveStore::commitQueued(std::uint64_t ticket) {
-    if (auto ready = results_.find(ticket); ready != results_.end()) {
-        auto result = std::move(ready->second);
-        results_.erase(ready);
-        return result;
-    }
-    std::vector<PendingAppend> group;
-    {
-        std::lock_guard lock(queueMutex_);
-        group.swap(queued_);
-    }
-    std::vector<std::uint64_t> duplicates;
+std::vector<Result<void, StorageError>> SqliteArchiveStore::commitGroup(
+    const std::vector<PendingAppend>& group) {
+    std::vector<Result<void, StorageError>> outcomes(group.size());
     auto committed = inTransaction(db_, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
         auto state = readState(db_);
         if (!state) {
@@ -506,7 +493,8 @@ Result<void, StorageError> SqliteArchiveStore::commitQueued(std::uint64_t ticket
         }
         // Owners looked up once per group.
         std::unordered_map<std::string, std::int64_t> owners;
-        for (const PendingAppend& pending : group) {
+        for (std::size_t i = 0; i < group.size(); ++i) {
+            const PendingAppend& pending = group[i];
             std::string key = pending.host + '\n' + pending.username;
             auto known = owners.find(key);
             if (known == owners.end()) {
@@ -520,32 +508,21 @@ Result<void, StorageError> SqliteArchiveStore::commitQueued(std::uint64_t ticket
             if (auto inserted = insertOne(db_, pending, known->second, lastStamp, duplicate); !inserted) {
                 return inserted.error();
             }
-            if (!duplicate)
-                newestSeq_ = db_.lastInsertRowid();  // the archive row's (triggers restore it)
             if (duplicate)
-                duplicates.push_back(pending.ticket);
+                outcomes[i] = StorageError::AlreadyExists;  // fails this message only
+            else
+                newestSeq_ = db_.lastInsertRowid();  // the archive row's (triggers restore it)
         }
         return {};
     });
-    commits_.fetch_add(1);
-    for (const PendingAppend& pending : group) {
-        Result<void, StorageError> result;
-        if (!committed)
-            result = committed.error();
-        else if (std::find(duplicates.begin(), duplicates.end(), pending.ticket) != duplicates.end())
-            result = StorageError::AlreadyExists;
-        results_.emplace(pending.ticket, std::move(result));
+    if (!committed) {
+        // Any other error fails the whole group.
+        for (auto& outcome : outcomes)
+            outcome = committed.error();
+        return outcomes;
     }
-    if (committed) {
-        indexTextInBackground();
-    }
-    auto own = results_.find(ticket);
-    if (own == results_.end()) {
-        return StorageError::Unavailable;  // cannot happen: the message was queued before its job
-    }
-    auto result = std::move(own->second);
-    results_.erase(own);
-    return result;
+    indexTextInBackground();
+    return outcomes;
 }
 
 void SqliteArchiveStore::indexTextInBackground() {
