@@ -10,6 +10,8 @@
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -27,8 +29,8 @@ namespace {
 // Reads the database behind the backend's back, with the sqlite3 C API.
 class RawDatabase {
   public:
-    explicit RawDatabase(const std::filesystem::path& file) {
-        if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    explicit RawDatabase(const std::filesystem::path& file, int flags = SQLITE_OPEN_READWRITE) {
+        if (sqlite3_open_v2(file.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
             throw std::runtime_error("cannot open " + file.string() + " for the test");
         }
     }
@@ -125,7 +127,8 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
               (std::vector<std::vector<std::string>>{{"account_tombstones"},
                                                      {"accounts"},
                                                      {"archive"},
-                                                     {"archive_counts"},
+                                                     {"archive_owners"},
+                                                     {"archive_state"},
                                                      {"archive_text"},  // FTS5 and its shadow tables
                                                      {"archive_text_config"},
                                                      {"archive_text_data"},
@@ -142,6 +145,162 @@ TEST_F(SqliteStorageTest, MigrationsAreAppliedInOrderAndRecorded) {
                                                      {"schema_migrations"},
                                                      {"scram_credentials"},
                                                      {"sqlite_sequence"}}));  // AUTOINCREMENT's counters
+}
+
+// Migration 0012 (integer archive owners, batched full-text index) keeps every archived message of a
+// database at 0011: its id, order, stamps, counts and full-text search, and new messages come after.
+TEST_F(SqliteStorageTest, ArchivesOfAnOlderSchemaAreKeptAndStayQueryable) {
+    {
+        RawDatabase raw(file_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+        raw.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "
+            "INTEGER NOT NULL)");
+        for (const auto& migration : sqliteMigrations()) {
+            if (migration.version > 11)
+                break;
+            raw.execute("BEGIN; " + std::string(migration.sql) + "; INSERT INTO schema_migrations VALUES (" +
+                        std::to_string(migration.version) + ", '" + std::string(migration.name) +
+                        "', 1); COMMIT");
+        }
+        raw.execute(
+            "INSERT INTO archive (host, username, id, stamp, with_bare, with_resource, xml, body) VALUES "
+            "('example.org', 'juliet', 'old-1', 1000, 'romeo@example.org', 'r', '<message/>', 'wherefore art "
+            "thou'), "
+            "('example.org', 'romeo', 'old-2', 2000, 'juliet@example.org', '', '<message/>', 'orchard "
+            "walls'), "
+            "('example.org', 'juliet', 'old-3', 3000, 'nurse@example.org', '', '<message/>', 'the orchard')");
+    }
+    auto storage = open();
+    auto page = [&](const std::string& user, ArchiveQuery query) {
+        auto found = run(storage->archive().query("example.org", user, std::move(query)));
+        EXPECT_TRUE(found);
+        return found ? *found : ArchivePage{};
+    };
+    auto ids = [&](const std::string& user, ArchiveQuery query) {
+        std::vector<std::string> result;
+        for (const auto& message : page(user, std::move(query)).messages)
+            result.push_back(message.id);
+        return result;
+    };
+    using Ids = std::vector<std::string>;
+    const auto juliet = page("juliet", {.max = 10});
+    ASSERT_EQ(juliet.messages.size(), 2u);
+    EXPECT_EQ(juliet.count, 2u);
+    EXPECT_EQ(juliet.messages[0].id, "old-1");
+    EXPECT_EQ(juliet.messages[0].stamp, 1000);
+    EXPECT_EQ(juliet.messages[0].withResource, "r");
+    EXPECT_EQ(juliet.messages[1].id, "old-3");
+    EXPECT_EQ(ids("juliet", {.text = "orchard", .max = 10}), Ids{"old-3"});  // romeo's is in his archive
+    EXPECT_EQ(ids("romeo", {.max = 10}), Ids{"old-2"});
+    const auto next = page("juliet", {.after = "old-1", .max = 10});
+    EXPECT_EQ(next.messages.size(), 1u);
+    EXPECT_EQ(next.firstIndex, 1u);
+    EXPECT_EQ(ids("juliet", {.start = 2000, .end = 3000, .max = 10}), Ids{"old-3"});
+    // A taken id is still taken; a new message comes after the old ones.
+    ArchivedMessage fresh{.id = "old-3", .stamp = 4000, .with = "romeo@example.org", .xml = "<message/>"};
+    auto taken = run(storage->archive().append("example.org", "juliet", fresh, 0));
+    ASSERT_FALSE(taken);
+    EXPECT_EQ(taken.error(), StorageError::AlreadyExists);
+    fresh.id = "new-1";
+    ASSERT_TRUE(run(storage->archive().append("example.org", "juliet", fresh, 0)));
+    const auto newest = page("juliet", {.before = "", .max = 1});
+    EXPECT_EQ(newest.count, 3u);
+    ASSERT_EQ(newest.messages.size(), 1u);
+    EXPECT_EQ(newest.messages[0].id, "new-1");
+    storage->close();
+    EXPECT_EQ(RawDatabase(file_).rows("SELECT count(*) FROM archive_owners"),
+              (std::vector<std::vector<std::string>>{{"2"}}));
+}
+
+// Full-text indexing runs in batches behind archive_state.indexed: a removal of messages on either side
+// of the watermark keeps the index exact, and a search first indexes what is left.
+TEST_F(SqliteStorageTest, FullTextIndexBatchesStayExactAcrossRemovals) {
+    constexpr int kMessages = 9000;  // more than one background batch (8192)
+    auto storage = open();
+    int appended = 0;
+    for (int i = 0; i < kMessages; ++i) {
+        ArchivedMessage message{.id = "m" + std::to_string(i),
+                                .stamp = 1000 * static_cast<std::int64_t>(i + 1),
+                                .with = "romeo@example.org",
+                                .xml = "<message/>",
+                                .text = i % 2 == 0 ? "alpha" : "beta"};
+        asio::co_spawn(io_, storage->archive().append("example.org", "juliet", std::move(message), 0),
+                       [&appended](std::exception_ptr error, Result<void, StorageError> result) {
+                           if (!error && result)
+                               ++appended;
+                       });
+    }
+    io_.run();
+    ASSERT_EQ(appended, kMessages);
+    const auto indexed = std::stoll(RawDatabase(file_).rows("SELECT indexed FROM archive_state")[0][0]);
+    EXPECT_GE(indexed, 8192);  // a background batch ran, without any search
+    EXPECT_LT(indexed, kMessages);
+    // m0..m8499 go: indexed ones and, past the watermark, ones not indexed yet.
+    auto removed = run(storage->archive().removeOlderThan(1000 * 8501));
+    ASSERT_TRUE(removed);
+    EXPECT_EQ(*removed, 8500u);
+    ArchiveQuery search{.max = 1000};
+    search.text = "alpha";
+    auto found = run(storage->archive().query("example.org", "juliet", search));
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->count, 250u);
+    ASSERT_FALSE(found->messages.empty());
+    EXPECT_EQ(found->messages.front().id, "m8500");
+    storage->close();
+    RawDatabase raw(file_);
+    EXPECT_EQ(raw.rows("SELECT indexed = (SELECT max(seq) FROM archive) FROM archive_state"),
+              (std::vector<std::vector<std::string>>{{"1"}}));
+    // The index holds no entry of a removed message.
+    EXPECT_EQ(raw.rows("SELECT count(*) FROM archive_text WHERE archive_text MATCH 'alpha'"),
+              (std::vector<std::vector<std::string>>{{"250"}}));
+    raw.execute("INSERT INTO archive_text (archive_text) VALUES ('integrity-check')");
+}
+
+// Offline messages are group-committed like the archive's appends (docs/storage.md "Offline
+// messages"): pushes queued while the worker is busy share one transaction, each caller gets its own
+// id, and a push over the quota fails alone.
+TEST_F(SqliteStorageTest, OfflinePushesQueuedWhileTheWorkerIsBusyShareOneTransaction) {
+    auto storage = open();
+    auto& sqlite = dynamic_cast<SqliteStorage&>(*storage);
+    auto& offline = dynamic_cast<SqliteOfflineStore&>(storage->offline());
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    auto blocker =
+        asio::co_spawn(io_, sqlite.workerForTest().runOnWorker([released]() -> Result<void, StorageError> {
+            released.wait();
+            return {};
+        }),
+                       asio::use_future);
+    std::vector<std::uint64_t> ids;
+    int overQuota = 0;
+    for (int i = 0; i < 11; ++i) {
+        // romeo's quota is 10: the 11th push is over it.
+        asio::co_spawn(
+            io_, offline.push("example.org", "romeo", offlineMessage("<m" + std::to_string(i) + "/>"), 10),
+            [&](std::exception_ptr error, Result<std::uint64_t, StorageError> pushed) {
+                if (error)
+                    return;
+                if (pushed)
+                    ids.push_back(*pushed);
+                else if (pushed.error() == StorageError::QuotaExceeded)
+                    ++overQuota;
+            });
+    }
+    io_.poll();  // every push is queued, waiting for the worker
+    const auto before = offline.pushCommitsForTest();
+    release.set_value();
+    io_.restart();
+    io_.run();
+    blocker.get();
+    EXPECT_EQ(offline.pushCommitsForTest() - before, 1u);
+    EXPECT_EQ(ids.size(), 10u);
+    EXPECT_EQ(overQuota, 1);
+    EXPECT_EQ(std::set<std::uint64_t>(ids.begin(), ids.end()).size(), 10u);  // each its own id
+    auto listed = run(storage->offline().list("example.org", "romeo", 0));
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->size(), 10u);
+    EXPECT_EQ(listed->front().xml, "<m0/>");  // in the order pushed
+    EXPECT_EQ(listed->back().xml, "<m9/>");
 }
 
 TEST_F(SqliteStorageTest, ReopeningAppliesNothing) {

@@ -17,36 +17,33 @@ Result<std::int64_t, StorageError> countMessages(SqliteDatabase& db, const std::
     return countUserRows(db, "offline_messages", host, username);
 }
 
-Result<std::uint64_t, StorageError> insertMessage(SqliteDatabase& db, const std::string& host,
-                                                  const std::string& username, const OfflineMessage& message,
-                                                  std::size_t maxPerUser) {
-    // The quota check and the insert in one transaction, committed before the caller resumes: the
-    // message is then in the WAL, which survives a crash of the process (docs/storage.md "Durability").
-    return inTransaction(db, SqliteTransaction::Mode::Write, [&]() -> Result<std::uint64_t, StorageError> {
-        if (maxPerUser != 0) {
-            auto stored = countMessages(db, host, username);
-            if (!stored) {
-                return stored.error();
-            }
-            if (static_cast<std::uint64_t>(*stored) >= maxPerUser) {
-                return StorageError::QuotaExceeded;
-            }
+// One queued message inside the group's transaction: QuotaExceeded (the check comes before the insert)
+// fails only this message; any other error fails the whole group.
+Result<std::uint64_t, StorageError> insertMessage(SqliteDatabase& db,
+                                                  const SqliteOfflineStore::PendingPush& pending) {
+    if (pending.maxPerUser != 0) {
+        auto stored = countMessages(db, pending.host, pending.username);
+        if (!stored) {
+            return stored.error();
         }
-        auto insert = db.statement(
-            "INSERT INTO offline_messages (host, username, stored_at, xml) VALUES (?1, ?2, ?3, ?4)");
-        if (!insert) {
-            return insert.error();
+        if (static_cast<std::uint64_t>(*stored) >= pending.maxPerUser) {
+            return StorageError::QuotaExceeded;
         }
-        insert->bindText(1, host)
-            .bindText(2, username)
-            .bindInt64(3, message.storedAt)
-            .bindText(4, message.xml);
-        if (auto done = insert->run(); !done) {
-            return done.error();
-        }
-        // The AUTOINCREMENT id: larger than every id ever used, in any user's messages.
-        return static_cast<std::uint64_t>(db.lastInsertRowid());
-    });
+    }
+    auto insert =
+        db.statement("INSERT INTO offline_messages (host, username, stored_at, xml) VALUES (?1, ?2, ?3, ?4)");
+    if (!insert) {
+        return insert.error();
+    }
+    insert->bindText(1, pending.host)
+        .bindText(2, pending.username)
+        .bindInt64(3, pending.message.storedAt)
+        .bindText(4, pending.message.xml);
+    if (auto done = insert->run(); !done) {
+        return done.error();
+    }
+    // The AUTOINCREMENT id: larger than every id ever used, in any user's messages.
+    return static_cast<std::uint64_t>(db.lastInsertRowid());
 }
 
 Result<std::vector<OfflineMessage>, StorageError> selectMessages(SqliteDatabase& db, const std::string& host,
@@ -103,9 +100,32 @@ Result<void, StorageError> deleteMessages(SqliteDatabase& db, const std::string&
 
 StoreResult<std::uint64_t> SqliteOfflineStore::push(std::string host, std::string username,
                                                     OfflineMessage message, std::size_t maxPerUser) {
-    return worker_.runOnWorker(
-        [&db = db_, host = std::move(host), username = std::move(username), message = std::move(message),
-         maxPerUser] { return insertMessage(db, host, username, message, maxPerUser); });
+    // Group commit, as the archive's appends (docs/storage.md "Offline messages"): the quota checks and
+    // the inserts of the messages queued meanwhile in one transaction, committed before the callers
+    // resume: each message is then in the WAL, which survives a crash of the process.
+    const std::uint64_t ticket =
+        pushes_.enqueue(PendingPush{std::move(host), std::move(username), std::move(message), maxPerUser});
+    return worker_.runOnWorker([this, ticket] {
+        return pushes_.take(ticket, [this](const std::vector<PendingPush>& group) {
+            std::vector<Result<std::uint64_t, StorageError>> outcomes;
+            outcomes.reserve(group.size());
+            auto committed =
+                inTransaction(db_, SqliteTransaction::Mode::Write, [&]() -> Result<void, StorageError> {
+                    for (const PendingPush& pending : group) {
+                        auto inserted = insertMessage(db_, pending);
+                        if (!inserted && inserted.error() != StorageError::QuotaExceeded) {
+                            return inserted.error();
+                        }
+                        outcomes.push_back(std::move(inserted));
+                    }
+                    return {};
+                });
+            if (!committed) {
+                outcomes.assign(group.size(), Result<std::uint64_t, StorageError>(committed.error()));
+            }
+            return outcomes;
+        });
+    });
 }
 
 StoreResult<std::vector<OfflineMessage>> SqliteOfflineStore::list(std::string host, std::string username,

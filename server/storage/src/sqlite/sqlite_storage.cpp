@@ -399,7 +399,12 @@ Result<void, OpenError> configure(SqliteDatabase& db, const StorageOptions& opti
     // NORMAL in WAL mode: a power loss can lose the last commits but never corrupts the database.
     // FULL also syncs the log on every commit.
     const std::string pragmas = std::string{"PRAGMA synchronous = "} +
-                                (options.synchronousFull ? "FULL" : "NORMAL") + "; PRAGMA foreign_keys = ON;";
+                                (options.synchronousFull ? "FULL" : "NORMAL") +
+                                "; PRAGMA foreign_keys = ON;"
+                                // Checkpoints (which run inside a commit, on the worker) 10 times rarer: an
+                                // index page that many groups write goes to the database file once (the WAL
+                                // grows to ~40 MB; docs/benchmarks-findings/archive.md).
+                                " PRAGMA wal_autocheckpoint = 10000;";
     if (int rc = db.execute(pragmas); rc != SQLITE_OK) {
         return OpenError{setupFailure(db, "cannot configure the SQLite database", rc)};
     }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "parley/storage/storage.h"
+#include "sqlite/group_commit.h"
 #include "sqlite/sqlite_database.h"
 #include "worker_thread.h"
 
@@ -80,9 +81,20 @@ class SqliteOfflineStore final : public OfflineStore {
     StoreResult<void> remove(std::string host, std::string username, std::vector<std::uint64_t> ids) override;
     StoreResult<std::size_t> count(std::string host, std::string username) override;
 
+    // How many transactions the pushes took so far (for the group-commit test).
+    std::uint64_t pushCommitsForTest() const noexcept { return pushes_.commits(); }
+
+    struct PendingPush {
+        std::string host;
+        std::string username;
+        OfflineMessage message;
+        std::size_t maxPerUser = 0;
+    };
+
   private:
     WorkerThread& worker_;
     SqliteDatabase& db_;
+    GroupCommit<PendingPush, std::uint64_t> pushes_;
 };
 
 class SqliteBlockListStore final : public BlockListStore {
@@ -140,10 +152,9 @@ class SqliteArchiveStore final : public ArchiveStore {
     StoreResult<void> removeAll(std::string host, std::string username) override;
 
     // How many transactions the appends took so far (for the group-commit test and benchmark).
-    std::uint64_t appendCommitsForTest() const noexcept { return commits_.load(); }
+    std::uint64_t appendCommitsForTest() const noexcept { return appends_.commits(); }
 
     struct PendingAppend {
-        std::uint64_t ticket = 0;
         std::string host;
         std::string username;
         ArchivedMessage message;
@@ -151,16 +162,17 @@ class SqliteArchiveStore final : public ArchiveStore {
     };
 
   private:
-    // On the worker: the result of the append `ticket`, committing the queued group first if needed.
-    Result<void, StorageError> commitQueued(std::uint64_t ticket);
+    // On the worker: commits a group of appends in one transaction; one outcome per append.
+    std::vector<Result<void, StorageError>> commitGroup(const std::vector<PendingAppend>& group);
+    // On the worker, after a group's commit: indexes a batch of messages for full-text search when
+    // enough are waiting (archive_state.indexed).
+    void indexTextInBackground();
 
     WorkerThread& worker_;
     SqliteDatabase& db_;
-    std::mutex queueMutex_;  // guards nextTicket_ and queued_ (appends come from every event loop)
-    std::uint64_t nextTicket_ = 0;
-    std::vector<PendingAppend> queued_;
-    std::map<std::uint64_t, Result<void, StorageError>> results_;  // worker only: committed, not yet taken
-    std::atomic<std::uint64_t> commits_{0};
+    GroupCommit<PendingAppend, void> appends_;
+    std::int64_t indexedUpTo_ = 0;  // worker only: archive_state.indexed as last seen (a lower bound)
+    std::int64_t newestSeq_ = 0;    // worker only: the seq of the last message appended
 };
 
 class SqliteStorage final : public Storage {
