@@ -32,6 +32,11 @@ const Logger& c2sLog() {
 // Bytes read per wake-up before other sessions on the loop get a turn.
 constexpr std::size_t kReadBudget = 256 * 1024;
 
+// An emptied output buffer larger than this is given back: the stream features (about 1.5 KiB) would
+// otherwise stay allocated in every idle session. Chat-sized stanzas stay below it, so the hot path
+// keeps reusing its buffer (docs/benchmarks-findings/memory.md).
+constexpr std::size_t kKeptOutputCapacity = 1024;
+
 // One read buffer per event-loop thread: an idle session holds none (docs/ARCHITECTURE.md "Memory").
 std::span<char> threadReadBuffer() {
     static thread_local std::array<char, 64 * 1024> buffer;
@@ -489,7 +494,7 @@ bool C2sSession::flush() {
         if (!writeWaiters_.empty())
             notifyWriteWaiters(false);
     }
-    if (out_.empty() && out_.capacity() > 16 * 1024)
+    if (out_.empty() && out_.capacity() > kKeptOutputCapacity)
         std::string().swap(out_);  // keep idle sessions small
     return true;
 }
