@@ -16,7 +16,6 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "parley/base/result.h"
@@ -88,7 +87,7 @@ class Connection {
     // KeyUpdate answer) or to read while writing.
     enum class Want : unsigned char { read, write };
 
-    asio::awaitable<std::tuple<error_code>> waitFor(tcp::socket::wait_type type);
+    asio::awaitable<error_code> waitFor(tcp::socket::wait_type type);
     asio::awaitable<error_code> handshake(SSL_CTX* ctx, bool server, std::string serverName);
     Result<std::size_t, error_code> tlsWrite(const char* data, std::size_t size);
     error_code tlsError(int ret);
