@@ -124,22 +124,14 @@ std::string C2sSession::describe() const {
 asio::awaitable<void> C2sSession::run() {
     auto self = shared_from_this();  // keeps the session alive while its coroutine runs
     if (context_->listener.tls == TlsMode::Direct) {
-        // XEP-0368: TLS from the first byte.
-        const auto ec = co_await connection_.acceptTls(context_->tls->native());
-        if (ec) {
-            c2sLog().debug("TLS handshake failed with " + describe() + ": " + ec.message());
+        const bool secured = co_await acceptDirectTls();
+        if (!secured) {
             finish();
             co_return;
         }
-        tls_ = true;
     }
     while (!ended()) {
-        while (!ended() && !closeWhenFlushed_) {
-            auto event = parser_.next();
-            if (!event)
-                break;
-            co_await handleEvent(std::move(*event));
-        }
+        co_await handleParsedEvents();
         if (ended())
             break;
         if (!flush())
@@ -165,16 +157,43 @@ asio::awaitable<void> C2sSession::run() {
             const bool open = co_await readAvailable();
             if (!open)
                 break;
-            const auto pause = readLimiter_.pause(core_.clock().now());
-            if (pause.count() > 0) {
-                // Over limits.inbound_bytes_per_second: stop reading for a while (XEP-0205 §4.7);
-                // the client's data waits in the kernel, nothing is dropped. Output still flows after.
-                asio::steady_timer timer(executor_, pause);
-                co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-            }
+            co_await pauseReadingIfOverLimit();
         }
     }
     finish();
+}
+
+// The handshake, the event and the timer below live in frames of their own, freed before run() parks: GCC
+// keeps every local of a coroutine in its frame for its whole life, and run()'s frame is held by every idle
+// session (docs/benchmarks-findings/memory.md).
+asio::awaitable<bool> C2sSession::acceptDirectTls() {
+    // XEP-0368: TLS from the first byte.
+    const auto ec = co_await connection_.acceptTls(context_->tls->native());
+    if (ec) {
+        c2sLog().debug("TLS handshake failed with " + describe() + ": " + ec.message());
+        co_return false;
+    }
+    tls_ = true;
+    co_return true;
+}
+
+asio::awaitable<void> C2sSession::handleParsedEvents() {
+    while (!ended() && !closeWhenFlushed_) {
+        auto event = parser_.next();
+        if (!event)
+            break;
+        co_await handleEvent(std::move(*event));
+    }
+}
+
+asio::awaitable<void> C2sSession::pauseReadingIfOverLimit() {
+    const auto pause = readLimiter_.pause(core_.clock().now());
+    if (pause.count() > 0) {
+        // Over limits.inbound_bytes_per_second: stop reading for a while (XEP-0205 §4.7);
+        // the client's data waits in the kernel, nothing is dropped. Output still flows after.
+        asio::steady_timer timer(executor_, pause);
+        co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
 }
 
 asio::awaitable<bool> C2sSession::readAvailable() {
