@@ -5,13 +5,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <exception>
 #include <mutex>
 
 #include "openssl_util.h"
@@ -65,11 +67,30 @@ Connection::~Connection() {
     SSL_free(ssl_);
 }
 
+namespace {
+
+// An awaitable that is ready at once (its frame ends before the caller resumes).
+asio::awaitable<error_code> readyNow() {
+    co_return error_code{};
+}
+
+}  // namespace
+
 asio::awaitable<error_code> Connection::waitFor(tcp::socket::wait_type type) {
-    // asio re-arms the descriptor (EPOLL_CTL_MOD) for every wait, so a wait on a socket that is
-    // already readable or writable completes at once even after a partial read.
-    auto [ec] = co_await socket_.async_wait(type, asio::as_tuple(asio::use_awaitable));
-    co_return ec;
+    // Not a coroutine: an idle connection's session is parked here, and a coroutine per level of
+    // this chain (waitReadable, waitFor) kept a suspended frame of up to 900 bytes per connection.
+    // The (exception_ptr, error_code) signature makes use_awaitable hand the error_code back instead
+    // of throwing it. asio re-arms the descriptor (EPOLL_CTL_MOD) for every wait, so a wait on a
+    // socket that is already readable or writable completes at once even after a partial read.
+    auto initiation = [this, type](auto handler) {
+        auto executor = asio::get_associated_executor(handler);
+        socket_.async_wait(
+            type, asio::bind_executor(executor, [handler = std::move(handler)](const error_code& ec) mutable {
+                std::move(handler)(std::exception_ptr(), ec);
+            }));
+    };
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, error_code)>(
+        std::move(initiation), asio::use_awaitable);
 }
 
 asio::awaitable<error_code> Connection::waitReadable() {
@@ -79,23 +100,18 @@ asio::awaitable<error_code> Connection::waitReadable() {
         // SSL_has_pending() also counts a partial record; after SSL_read said WANT_READ only the
         // socket can complete it, and completing at once then would spin.
         if (SSL_pending(ssl_) > 0 || (SSL_has_pending(ssl_) == 1 && !readBlocked_)) {
-            co_return error_code{};
+            return readyNow();
         }
         if (readWants_ == Want::write) {
             type = tcp::socket::wait_write;
         }
     }
-    // Each co_await is a plain statement: GCC 12 miscompiles some co_await expressions nested in
-    // conditions.
-    const error_code ec = co_await waitFor(type);
-    co_return ec;
+    return waitFor(type);
 }
 
 asio::awaitable<error_code> Connection::waitWritable() {
-    const tcp::socket::wait_type type =
-        ssl_ != nullptr && writeWants_ == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write;
-    const error_code ec = co_await waitFor(type);
-    co_return ec;
+    return waitFor(ssl_ != nullptr && writeWants_ == Want::read ? tcp::socket::wait_read
+                                                                : tcp::socket::wait_write);
 }
 
 error_code Connection::tlsError(int sslError) {

@@ -34,6 +34,11 @@ constexpr std::size_t kReadBudget = 256 * 1024;
 // The most stanza pointers a session keeps allocated between output batches (C2sSession::batch_).
 constexpr std::size_t kKeptBatchCapacity = 4;
 
+// An emptied output buffer larger than this is given back: the stream features (about 1.5 KiB) would
+// otherwise stay allocated in every idle session. Chat-sized stanzas stay below it, so the hot path
+// keeps reusing its buffer (docs/benchmarks-findings/memory.md).
+constexpr std::size_t kKeptOutputCapacity = 1024;
+
 // One read buffer per event-loop thread: an idle session holds none (docs/ARCHITECTURE.md "Memory").
 std::span<char> threadReadBuffer() {
     static thread_local std::array<char, 64 * 1024> buffer;
@@ -121,22 +126,14 @@ std::string C2sSession::describe() const {
 asio::awaitable<void> C2sSession::run() {
     auto self = shared_from_this();  // keeps the session alive while its coroutine runs
     if (context_->listener.tls == TlsMode::Direct) {
-        // XEP-0368: TLS from the first byte.
-        const auto ec = co_await connection_.acceptTls(context_->tls->native());
-        if (ec) {
-            c2sLog().debug("TLS handshake failed with " + describe() + ": " + ec.message());
+        const bool secured = co_await acceptDirectTls();
+        if (!secured) {
             finish();
             co_return;
         }
-        tls_ = true;
     }
     while (!ended()) {
-        while (!ended() && !closeWhenFlushed_) {
-            auto event = parser_.next();
-            if (!event)
-                break;
-            co_await handleEvent(std::move(*event));
-        }
+        co_await handleParsedEvents();
         if (ended())
             break;
         if (!flush())
@@ -162,16 +159,43 @@ asio::awaitable<void> C2sSession::run() {
             const bool open = co_await readAvailable();
             if (!open)
                 break;
-            const auto pause = readLimiter_.pause(core_.clock().now());
-            if (pause.count() > 0) {
-                // Over limits.inbound_bytes_per_second: stop reading for a while (XEP-0205 §4.7);
-                // the client's data waits in the kernel, nothing is dropped. Output still flows after.
-                asio::steady_timer timer(executor_, pause);
-                co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-            }
+            co_await pauseReadingIfOverLimit();
         }
     }
     finish();
+}
+
+// The handshake, the event and the timer below live in frames of their own, freed before run() parks: GCC
+// keeps every local of a coroutine in its frame for its whole life, and run()'s frame is held by every idle
+// session (docs/benchmarks-findings/memory.md).
+asio::awaitable<bool> C2sSession::acceptDirectTls() {
+    // XEP-0368: TLS from the first byte.
+    const auto ec = co_await connection_.acceptTls(context_->tls->native());
+    if (ec) {
+        c2sLog().debug("TLS handshake failed with " + describe() + ": " + ec.message());
+        co_return false;
+    }
+    tls_ = true;
+    co_return true;
+}
+
+asio::awaitable<void> C2sSession::handleParsedEvents() {
+    while (!ended() && !closeWhenFlushed_) {
+        auto event = parser_.next();
+        if (!event)
+            break;
+        co_await handleEvent(std::move(*event));
+    }
+}
+
+asio::awaitable<void> C2sSession::pauseReadingIfOverLimit() {
+    const auto pause = readLimiter_.pause(core_.clock().now());
+    if (pause.count() > 0) {
+        // Over limits.inbound_bytes_per_second: stop reading for a while (XEP-0205 §4.7);
+        // the client's data waits in the kernel, nothing is dropped. Output still flows after.
+        asio::steady_timer timer(executor_, pause);
+        co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
 }
 
 asio::awaitable<bool> C2sSession::readAvailable() {
@@ -495,7 +519,7 @@ bool C2sSession::flush() {
         if (!writeWaiters_.empty())
             notifyWriteWaiters(false);
     }
-    if (out_.empty() && out_.capacity() > 16 * 1024)
+    if (out_.empty() && out_.capacity() > kKeptOutputCapacity)
         std::string().swap(out_);  // keep idle sessions small
     return true;
 }

@@ -82,6 +82,9 @@ class C2sSession final : public Session {
 
     asio::awaitable<void> run();
     asio::awaitable<bool> readAvailable();
+    asio::awaitable<bool> acceptDirectTls();
+    asio::awaitable<void> handleParsedEvents();
+    asio::awaitable<void> pauseReadingIfOverLimit();
     asio::awaitable<void> handleEvent(xml::StreamEvent event);
     void handleHeader(const xml::StreamOpen& open);
     asio::awaitable<void> handleElement(xml::Element element);
